@@ -1,0 +1,769 @@
+//! Owns the plugin side of a run: spawning a plugin process in its own process group and speaking
+//! ATP (v3, and v1) with it over CBOR on stdin/stdout, while stderr is drained continuously.
+//!
+//! See `shared/spec/atp.md` §8 for the checklist this follows. The I/O runs on plain threads
+//! (ciborium decodes from blocking readers); the engine talks to them through channels.
+
+use std::collections::VecDeque;
+use std::io::{BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ciborium::Value as C;
+use tokio::sync::mpsc;
+
+use crate::value::Value;
+
+/// How much of a plugin's stderr is kept for error reports.
+const STDERR_TAIL: usize = 16 * 1024;
+/// Bytes a plugin may print to stdout before its hello before we give up on it.
+const MAX_JUNK: usize = 1024 * 1024;
+
+const WORK_START: u64 = 1;
+const WORK_DONE: u64 = 2;
+const SIGNAL: u64 = 3;
+const CLIENT_DONE: u64 = 4;
+const ERROR: u64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AtpError {
+    #[error("cannot start the plugin ({command}): {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("{message}{}", stderr_suffix(.stderr))]
+    Startup { message: String, stderr: String },
+    #[error("{message}{}", stderr_suffix(.stderr))]
+    Protocol { message: String, stderr: String },
+    #[error("{0}")]
+    Step(String),
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let t = stderr.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("\nplugin stderr (last lines):\n{}", indent(t))
+    }
+}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("  | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What is needed to launch a plugin.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub python: PathBuf,
+    pub module: String,
+    pub cwd: PathBuf,
+    /// The environment the plugin gets (the engine decides; see README "plugin environment").
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hello {
+    pub version: u64,
+    pub schema: Value,
+    /// Bytes the plugin printed to stdout before its hello (import-time prints).
+    pub junk: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkDone {
+    pub output_id: String,
+    pub output_data: Value,
+    pub debug_logs: String,
+}
+
+#[derive(Debug)]
+enum Incoming {
+    Hello(Hello),
+    Done {
+        run_id: String,
+        done: WorkDone,
+    },
+    Signal {
+        run_id: String,
+        signal_id: String,
+        data: Value,
+    },
+    Error {
+        run_id: String,
+        error: String,
+        step_fatal: bool,
+        server_fatal: bool,
+    },
+    Closed {
+        problem: Option<String>,
+    },
+}
+
+type Tail = Arc<Mutex<VecDeque<u8>>>;
+
+pub struct PluginProcess {
+    child: Option<Child>,
+    pid: i32,
+    writer: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    events: mpsc::UnboundedReceiver<Incoming>,
+    stderr: Tail,
+    closing: Arc<AtomicBool>,
+    version: u64,
+    seen_logs: usize,
+    label: String,
+}
+
+impl PluginProcess {
+    /// Spawns `<python> -m <module> --atp` in a new process group. Must be called from a
+    /// long-lived thread: the child is told to die with the thread that forked it.
+    pub fn spawn(launch: &Launch, label: &str) -> Result<PluginProcess, AtpError> {
+        let mut cmd = Command::new(&launch.python);
+        cmd.arg("-m")
+            .arg(&launch.module)
+            .arg("--atp")
+            .current_dir(&launch.cwd)
+            .env_clear()
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with us.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let command = format!("{} -m {} --atp", launch.python.display(), launch.module);
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| AtpError::Spawn { command, source })?;
+        let pid = child.id() as i32;
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(a), Some(b), Some(c)) => (a, b, c),
+                _ => {
+                    kill_group(pid);
+                    let _ = child.wait();
+                    return Err(AtpError::Startup {
+                        message: "the plugin's pipes could not be opened".into(),
+                        stderr: String::new(),
+                    });
+                }
+            };
+        let tail: Tail = Arc::new(Mutex::new(VecDeque::new()));
+        let closing = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::unbounded_channel();
+        spawn_stderr_drain(stderr, tail.clone(), label.to_string());
+        spawn_reader(stdout, tx, closing.clone());
+        let writer = spawn_writer(stdin);
+        // The plugin says nothing until it gets this first item (atp.md §3.1).
+        let _ = writer.send(encode(&C::Null));
+        Ok(PluginProcess {
+            child: Some(child),
+            pid,
+            writer: Some(writer),
+            events: rx,
+            stderr: tail,
+            closing,
+            version: 0,
+            seen_logs: 0,
+            label: label.to_string(),
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub fn stderr_tail(&self) -> String {
+        let t = self
+            .stderr
+            .lock()
+            .map(|t| t.iter().copied().collect::<Vec<u8>>())
+            .unwrap_or_default();
+        String::from_utf8_lossy(&t).into_owned()
+    }
+
+    /// Waits for the hello. A timeout or an early exit reports the plugin's stderr, where Python
+    /// puts errors such as "No module named ...".
+    pub async fn handshake(&mut self, timeout: Duration) -> Result<Hello, AtpError> {
+        let got = tokio::time::timeout(timeout, self.events.recv()).await;
+        match got {
+            Ok(Some(Incoming::Hello(h))) => {
+                if h.version != 1 && h.version != 3 {
+                    return Err(AtpError::Startup {
+                        message: format!("the plugin speaks ATP version {}; supported versions are 1 and 3 (arcaflow-plugin-sdk >= 0.12 speaks 3)", h.version),
+                        stderr: self.stderr_tail(),
+                    });
+                }
+                self.version = h.version;
+                Ok(h)
+            }
+            Ok(Some(Incoming::Closed { problem })) => {
+                let stderr = self.settle_stderr().await;
+                Err(AtpError::Startup {
+                    message: problem
+                        .unwrap_or_else(|| "the plugin exited before its ATP hello".into()),
+                    stderr,
+                })
+            }
+            Ok(Some(other)) => Err(AtpError::Startup {
+                message: format!("unexpected message before the hello: {other:?}"),
+                stderr: self.stderr_tail(),
+            }),
+            Ok(None) => Err(AtpError::Startup {
+                message: "the plugin's output closed".into(),
+                stderr: self.settle_stderr().await,
+            }),
+            Err(_) => Err(AtpError::Startup {
+                message: format!(
+                    "the plugin sent no ATP hello within {} s",
+                    timeout.as_secs_f64()
+                ),
+                stderr: self.stderr_tail(),
+            }),
+        }
+    }
+
+    /// Gives the stderr drain a moment to catch the last words of a plugin that just died.
+    async fn settle_stderr(&self) -> String {
+        for _ in 0..20 {
+            if let Some(child) = &self.child {
+                if exited_without_reaping(child.id() as i32) {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.stderr_tail()
+    }
+
+    pub fn start_work(
+        &mut self,
+        run_id: &str,
+        step_id: &str,
+        input: &Value,
+    ) -> Result<(), AtpError> {
+        let work = C::Map(vec![
+            (text("id"), text(step_id)),
+            (text("config"), input.to_cbor()),
+        ]);
+        let msg = if self.version == 1 {
+            work
+        } else {
+            envelope(WORK_START, run_id, work)
+        };
+        self.send(msg)
+    }
+
+    pub fn signal(&mut self, run_id: &str, signal_id: &str, data: &Value) -> Result<(), AtpError> {
+        if self.version == 1 {
+            return Err(AtpError::Step("ATP version 1 has no signals".into()));
+        }
+        let data = C::Map(vec![
+            (text("signal_id"), text(signal_id)),
+            (text("data"), data.to_cbor()),
+        ]);
+        self.send(envelope(SIGNAL, run_id, data))
+    }
+
+    fn send(&mut self, msg: C) -> Result<(), AtpError> {
+        let ok = self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.send(encode(&msg)).is_ok());
+        if ok {
+            Ok(())
+        } else {
+            Err(AtpError::Protocol {
+                message: "the plugin's input is closed".into(),
+                stderr: self.stderr_tail(),
+            })
+        }
+    }
+
+    /// Waits for the result of `run_id`. Cancel-safe: dropping the future loses no message.
+    pub async fn result(&mut self, run_id: &str) -> Result<WorkDone, AtpError> {
+        loop {
+            match self.events.recv().await {
+                Some(Incoming::Done {
+                    run_id: r,
+                    mut done,
+                }) if r == run_id || self.version == 1 => {
+                    // debug_logs accumulate per process (atp.md §3.11): keep only what is new.
+                    if done.debug_logs.len() >= self.seen_logs
+                        && done.debug_logs.is_char_boundary(self.seen_logs)
+                    {
+                        let all = std::mem::take(&mut done.debug_logs);
+                        done.debug_logs = all[self.seen_logs..].to_string();
+                        self.seen_logs = all.len();
+                    }
+                    return Ok(done);
+                }
+                Some(Incoming::Done { run_id: r, .. }) => {
+                    tracing::warn!("{}: result for unknown run '{r}' ignored", self.label);
+                }
+                Some(Incoming::Signal {
+                    run_id,
+                    signal_id,
+                    data,
+                }) => {
+                    tracing::info!(
+                        "{}: plugin signal '{signal_id}' for run '{run_id}': {data}",
+                        self.label
+                    );
+                }
+                Some(Incoming::Error {
+                    run_id: r,
+                    error,
+                    step_fatal,
+                    server_fatal,
+                }) => {
+                    if server_fatal || (step_fatal && (r == run_id || r.is_empty())) {
+                        return Err(AtpError::Step(tidy_plugin_error(&error)));
+                    }
+                    tracing::warn!("{}: plugin reported: {}", self.label, first_line(&error));
+                }
+                Some(Incoming::Hello(_)) => {
+                    return Err(AtpError::Protocol {
+                        message: "a second hello arrived".into(),
+                        stderr: self.stderr_tail(),
+                    })
+                }
+                closed @ (Some(Incoming::Closed { .. }) | None) => {
+                    let problem = match closed {
+                        Some(Incoming::Closed { problem }) => problem,
+                        _ => None,
+                    };
+                    let problem =
+                        problem.unwrap_or_else(|| "the plugin exited without a result".to_string());
+                    let stderr = self.settle_stderr().await;
+                    let status = self.exit_status_text();
+                    return Err(AtpError::Protocol {
+                        message: format!("{problem}{status}"),
+                        stderr,
+                    });
+                }
+            }
+        }
+    }
+
+    fn exit_status_text(&mut self) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        match self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            Some(st) => match (st.code(), st.signal()) {
+                (Some(code), _) => format!(" (exit code {code})"),
+                (None, Some(sig)) => format!(" (killed by signal {sig})"),
+                _ => String::new(),
+            },
+            None => String::new(),
+        }
+    }
+
+    /// Ends the conversation: CLIENT_DONE, a short wait for a clean exit, then the whole
+    /// process group is killed. Returns once the process is reaped.
+    pub async fn finish(mut self, grace: Duration) {
+        self.closing.store(true, Ordering::SeqCst);
+        if self.version != 1 {
+            let _ = self.send(envelope(CLIENT_DONE, "", C::Map(vec![])));
+        }
+        self.writer.take();
+        if let Some(child) = self.child.take() {
+            let pid = self.pid;
+            let _ = tokio::task::spawn_blocking(move || reap(child, pid, grace)).await;
+        }
+    }
+
+    /// Kills the process group at once (timeouts, second Ctrl-C).
+    pub async fn kill(mut self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.writer.take();
+        if let Some(child) = self.child.take() {
+            let pid = self.pid;
+            let _ = tokio::task::spawn_blocking(move || reap(child, pid, Duration::ZERO)).await;
+        }
+    }
+}
+
+impl Drop for PluginProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            self.closing.store(true, Ordering::SeqCst);
+            let pid = self.pid;
+            std::thread::spawn(move || reap(child, pid, Duration::ZERO));
+        }
+    }
+}
+
+fn reap(mut child: Child, pid: i32, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !exited_without_reaping(pid) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Kill the whole group before reaping, so the group id cannot have been reused.
+    kill_group(pid);
+    let _ = child.wait();
+}
+
+/// True when the process has exited (it stays a zombie, so its pid is not reused yet).
+fn exited_without_reaping(pid: i32) -> bool {
+    // SAFETY: waitid with WNOWAIT only inspects the child's state.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() != 0
+    }
+}
+
+pub fn kill_group(pid: i32) {
+    if pid > 0 {
+        // SAFETY: sending a signal has no memory effects; ESRCH (no such group) is fine.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn spawn_stderr_drain(mut stderr: std::process::ChildStderr, tail: Tail, label: String) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let mut line = Vec::new();
+        loop {
+            let n = match stderr.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if let Ok(mut t) = tail.lock() {
+                t.extend(&buf[..n]);
+                let excess = t.len().saturating_sub(STDERR_TAIL);
+                t.drain(..excess);
+            }
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        tracing::debug!("{label} stderr: {}", String::from_utf8_lossy(&line));
+                        line.clear();
+                    } else if line.len() < 4096 {
+                        line.push(b);
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn spawn_writer(mut stdin: ChildStdin) -> std::sync::mpsc::Sender<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        while let Ok(bytes) = rx.recv() {
+            if stdin.write_all(&bytes).and_then(|_| stdin.flush()).is_err() {
+                break;
+            }
+        }
+        // Dropping stdin closes the pipe only after CLIENT_DONE was written (or on kill).
+    });
+    tx
+}
+
+fn spawn_reader(
+    stdout: std::process::ChildStdout,
+    tx: mpsc::UnboundedSender<Incoming>,
+    closing: Arc<AtomicBool>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+        let hello = match read_hello(&mut reader) {
+            Ok(h) => h,
+            Err(problem) => {
+                let _ = tx.send(Incoming::Closed { problem });
+                return;
+            }
+        };
+        let v1 = hello.version == 1;
+        if tx.send(Incoming::Hello(hello)).is_err() {
+            return;
+        }
+        loop {
+            let item: C = match ciborium::from_reader(&mut reader) {
+                Ok(item) => item,
+                Err(e) => {
+                    // After CLIENT_DONE the Python SDK may write plain text into the stream
+                    // (atp.md §3.10); that is the end of the conversation, not a fault.
+                    let eof = matches!(e, ciborium::de::Error::Io(_));
+                    let problem = if eof || closing.load(Ordering::SeqCst) {
+                        None
+                    } else {
+                        Some(format!(
+                            "the plugin wrote data that is not valid CBOR to stdout ({e:?})"
+                        ))
+                    };
+                    let _ = tx.send(Incoming::Closed { problem });
+                    return;
+                }
+            };
+            let msg = if v1 {
+                decode_v1(item)
+            } else {
+                decode_envelope(item)
+            };
+            let msg = match msg {
+                Ok(m) => m,
+                Err(problem) => {
+                    if closing.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    Incoming::Closed {
+                        problem: Some(problem),
+                    }
+                }
+            };
+            let stop = matches!(msg, Incoming::Closed { .. });
+            if tx.send(msg).is_err() || stop {
+                return;
+            }
+        }
+    });
+}
+
+/// Reads up to and including the hello, skipping anything printed before it (import-time
+/// prints land on stdout before the handshake, atp.md §3.11).
+fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
+    const MARKERS: [&[u8]; 2] = [b"\xa2\x67version", b"\xa2\x66schema"];
+    let mut seen: Vec<u8> = Vec::new();
+    let mut byte = [0u8; 1];
+    let marker = loop {
+        match reader.read(&mut byte) {
+            Ok(0) | Err(_) => {
+                return Err(if seen.is_empty() {
+                    None
+                } else {
+                    Some(format!(
+                        "the plugin exited after printing to stdout instead of sending its ATP hello: {:?}",
+                        String::from_utf8_lossy(&seen[..seen.len().min(500)])
+                    ))
+                });
+            }
+            Ok(_) => seen.push(byte[0]),
+        }
+        if let Some(m) = MARKERS.iter().find(|m| seen.ends_with(m)) {
+            break *m;
+        }
+        if seen.len() > MAX_JUNK {
+            return Err(Some(format!(
+                "the plugin printed more than {MAX_JUNK} bytes to stdout without an ATP hello"
+            )));
+        }
+    };
+    let junk = seen[..seen.len() - marker.len()].to_vec();
+    let item: C = ciborium::from_reader(std::io::Cursor::new(marker).chain(reader))
+        .map_err(|e| Some(format!("the plugin's ATP hello is not valid CBOR ({e:?})")))?;
+    let map = Value::from_cbor(&item);
+    let version = match map.get("version") {
+        Some(Value::Int(v)) if *v >= 0 => *v as u64,
+        _ => return Err(Some("the plugin's ATP hello has no version".into())),
+    };
+    let schema = map
+        .get("schema")
+        .cloned()
+        .ok_or(Some("the plugin's ATP hello has no schema".to_string()))?;
+    Ok(Hello {
+        version,
+        schema,
+        junk,
+    })
+}
+
+fn decode_envelope(item: C) -> Result<Incoming, String> {
+    let v = Value::from_cbor(&item);
+    let id = match v.get("id") {
+        Some(Value::Int(i)) => *i as u64,
+        _ => {
+            return Err(format!(
+                "the plugin sent a message without a numeric 'id': {}",
+                short(&v)
+            ))
+        }
+    };
+    let run_id = v
+        .get("run_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let data = v.get("data").cloned().unwrap_or(Value::Null);
+    match id {
+        WORK_DONE => Ok(Incoming::Done {
+            run_id,
+            done: work_done(&data)?,
+        }),
+        SIGNAL => Ok(Incoming::Signal {
+            run_id,
+            signal_id: data
+                .get("signal_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            data: data.get("data").cloned().unwrap_or(Value::Null),
+        }),
+        ERROR => Ok(Incoming::Error {
+            run_id,
+            error: data
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("(no message)")
+                .to_string(),
+            step_fatal: matches!(data.get("step_fatal"), Some(Value::Bool(true))),
+            server_fatal: matches!(data.get("server_fatal"), Some(Value::Bool(true))),
+        }),
+        other => {
+            tracing::warn!("plugin sent an unknown ATP message type {other}; ignored");
+            Ok(Incoming::Signal {
+                run_id,
+                signal_id: format!("unknown message type {other}"),
+                data,
+            })
+        }
+    }
+}
+
+fn decode_v1(item: C) -> Result<Incoming, String> {
+    let v = Value::from_cbor(&item);
+    Ok(Incoming::Done {
+        run_id: String::new(),
+        done: work_done(&v)?,
+    })
+}
+
+fn work_done(data: &Value) -> Result<WorkDone, String> {
+    let output_id = data
+        .get("output_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("the plugin's result has no output_id: {}", short(data)))?
+        .to_string();
+    Ok(WorkDone {
+        output_id,
+        output_data: data.get("output_data").cloned().unwrap_or(Value::Null),
+        debug_logs: data
+            .get("debug_logs")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+/// The SDK prefixes errors with `Error while calling step run/step:` and appends a traceback;
+/// keep the message first and the traceback after it.
+fn tidy_plugin_error(e: &str) -> String {
+    e.trim().to_string()
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 300 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(300).map(|(i, _)| i).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
+}
+
+fn text(s: &str) -> C {
+    C::Text(s.to_string())
+}
+
+fn envelope(id: u64, run_id: &str, data: C) -> C {
+    C::Map(vec![
+        (text("id"), C::Integer(id.into())),
+        (text("run_id"), text(run_id)),
+        (text("data"), data),
+    ])
+}
+
+fn encode(item: &C) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = ciborium::into_writer(item, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_after_junk_is_found() {
+        let mut bytes = b"import-time print\n".to_vec();
+        let hello = C::Map(vec![
+            (text("version"), C::Integer(3.into())),
+            (
+                text("schema"),
+                C::Map(vec![(text("steps"), C::Map(vec![]))]),
+            ),
+        ]);
+        bytes.extend(encode(&hello));
+        let h = read_hello(&mut std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(h.version, 3);
+        assert_eq!(h.junk, b"import-time print\n");
+    }
+
+    #[test]
+    fn garbage_without_hello_is_an_error_not_a_panic() {
+        let r = read_hello(&mut std::io::Cursor::new(b"\xff\x00garbage".to_vec()));
+        assert!(matches!(r, Err(Some(_))));
+        let r = read_hello(&mut std::io::Cursor::new(Vec::new()));
+        assert!(matches!(r, Err(None)));
+    }
+
+    #[test]
+    fn envelopes_decode() {
+        let done = envelope(
+            WORK_DONE,
+            "r1",
+            C::Map(vec![
+                (text("output_id"), text("success")),
+                (text("output_data"), C::Map(vec![])),
+                (text("debug_logs"), text("x")),
+            ]),
+        );
+        match decode_envelope(done).unwrap() {
+            Incoming::Done { run_id, done } => {
+                assert_eq!(run_id, "r1");
+                assert_eq!(done.output_id, "success");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(decode_envelope(C::Integer(5.into())).is_err());
+    }
+
+    #[test]
+    fn client_done_bytes_match_the_capture() {
+        let bytes = encode(&envelope(CLIENT_DONE, "", C::Map(vec![])));
+        assert_eq!(hex::encode(bytes), "a3626964046672756e5f6964606464617461a0");
+    }
+}

@@ -1,0 +1,376 @@
+//! Owns the command line: clap definitions, path rules, and dispatch to the library; the one
+//! place where errors become messages and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cache::Workdir;
+use crate::config::{Config, PullPolicy};
+use crate::deployer::spec::ModuleSpec;
+use crate::deployer::Deployer;
+use crate::engine::{self, ExecError, Interrupt};
+use crate::error::{exit, Error, Result};
+use crate::output::{self, Format};
+
+const EXIT_CODES: &str = "Exit codes:
+  0    the workflow produced a non-error output (or the command succeeded)
+  1    invalid workflow, config, module spec or command line; a plugin could not be deployed
+  2    the workflow ended on an error output
+  3    the run failed: invalid input, or no output could be produced
+  130  interrupted (Ctrl-C)";
+
+#[derive(Parser, Debug)]
+#[command(name = "arcaflow-py", version, about = "Run Arcaflow workflows whose plugins are Python modules, without a container runtime", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a workflow and print its output document.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Build the venv of every plugin a workflow (or a spec) needs, without running anything.
+    Pull(PullArgs),
+    /// Run every static check on a workflow (and input) without running a step.
+    Validate(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct Common {
+    /// Engine config file (both the seed's `deployer:` and the engine's `deployers:` forms).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Base directory for relative paths. When given, relative --workflow/--input/--config are
+    /// inside it (as in the reference engine); otherwise they are relative to the current directory.
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
+    /// Cache directory for git mirrors and venvs (also ARCAFLOW_PY_WORKDIR, config workdir).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+    /// Override the config's modulePullPolicy.
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    pull_policy: Option<PullPolicy>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunArgs {
+    /// The workflow file (default: workflow.yaml in the context directory).
+    #[arg(value_name = "WORKFLOW")]
+    workflow_pos: Option<PathBuf>,
+    /// The workflow file, as the reference engine's -workflow.
+    #[arg(
+        long = "workflow",
+        value_name = "FILE",
+        conflicts_with = "workflow_pos"
+    )]
+    workflow_flag: Option<PathBuf>,
+    /// Input YAML file (default: an empty input).
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Format of the result document on stdout.
+    #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
+    output: Format,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Debug, Clone)]
+struct PullArgs {
+    /// Workflow files whose plugins to build.
+    #[arg(value_name = "WORKFLOW")]
+    workflows: Vec<PathBuf>,
+    /// A module spec to build (repeatable).
+    #[arg(long, value_name = "SPEC")]
+    spec: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn parse_policy(s: &str) -> std::result::Result<PullPolicy, String> {
+    s.parse()
+}
+
+/// Parses the command line, runs it, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let verbosity: i8 = if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(2) as i8
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INVALID;
+        }
+    };
+    let result = runtime.block_on(dispatch(cli.command, verbosity));
+    // Blocking tasks (builds) hold no process; don't wait for stragglers.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
+    match command {
+        Command::Run(args) => run(args, verbosity, false).await,
+        Command::Validate(args) => run(args, verbosity, true).await,
+        Command::Pull(args) => pull(args, verbosity).await,
+    }
+}
+
+/// Resolved file locations of one invocation.
+struct Paths {
+    context: PathBuf,
+    workflow: PathBuf,
+    input: Option<PathBuf>,
+    config: Option<PathBuf>,
+}
+
+fn resolve_paths(args: &RunArgs) -> Result<Paths> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let abs = |p: &Path, base: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let (context, base) = match &args.common.context {
+        Some(c) => {
+            let c = abs(c, &cwd);
+            if !c.is_dir() {
+                return Err(Error::Usage(format!(
+                    "the context directory {} does not exist",
+                    c.display()
+                )));
+            }
+            (c.clone(), c)
+        }
+        None => {
+            let wf = args
+                .workflow_pos
+                .as_ref()
+                .or(args.workflow_flag.as_ref())
+                .map(|w| abs(w, &cwd));
+            let ctx = wf
+                .as_ref()
+                .and_then(|w| w.parent().map(Path::to_path_buf))
+                .unwrap_or_else(|| cwd.clone());
+            (ctx, cwd.clone())
+        }
+    };
+    let workflow = match (&args.workflow_pos, &args.workflow_flag) {
+        (Some(p), _) => abs(
+            p,
+            &if args.common.context.is_some() {
+                context.clone()
+            } else {
+                cwd.clone()
+            },
+        ),
+        (None, Some(p)) => abs(p, &base),
+        (None, None) => context.join("workflow.yaml"),
+    };
+    Ok(Paths {
+        context,
+        workflow,
+        input: args.input.as_ref().map(|p| abs(p, &base)),
+        config: args.common.config.as_ref().map(|p| abs(p, &base)),
+    })
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::parse("").unwrap_or_default()),
+    }
+}
+
+fn deployer(common: &Common, config: &Config, context: &Path) -> Result<Arc<Deployer>> {
+    let root = Workdir::locate(
+        common.workdir.as_deref(),
+        config.python.workdir.as_deref(),
+        context,
+    )?;
+    let workdir = Workdir::open(root)?;
+    let policy = engine::effective_policy(config, common.pull_policy);
+    Ok(Arc::new(Deployer::new(
+        workdir,
+        config.python.clone(),
+        policy,
+    )))
+}
+
+async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
+    let paths = resolve_paths(&args)?;
+    let config = load_config(paths.config.as_deref())?;
+    crate::logging::init(verbosity, config.log.level);
+    let deployer = deployer(&args.common, &config, &paths.context)?;
+    let loaded = engine::load(&paths.workflow, &paths.context, &config, deployer.clone()).await?;
+    let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+    if validate_only {
+        eprintln!("{}: valid", paths.workflow.display());
+        return Ok(exit::SUCCESS);
+    }
+    let run_id = new_run_id();
+    let scratch = deployer.workdir().scratch_dir().join(&run_id);
+    let (int_tx, int_rx) = tokio::sync::watch::channel(Interrupt::None);
+    let signals = tokio::spawn(watch_signals(int_tx));
+    let settings = engine::RunSettings {
+        scratch: scratch.clone(),
+        config: Arc::new(config),
+        interrupt: int_rx,
+    };
+    tracing::info!("run {run_id}: {}", paths.workflow.display());
+    let result = engine::execute(&loaded, input, settings).await;
+    signals.abort();
+    let _ = std::fs::remove_dir_all(&scratch);
+    match result {
+        Ok(r) => {
+            output::print(&output::render(
+                &output::document(&r.output_id, &r.output_data),
+                args.output,
+            ));
+            Ok(if r.is_error {
+                exit::ERROR_OUTPUT
+            } else {
+                exit::SUCCESS
+            })
+        }
+        Err(ExecError::Interrupted { .. }) => Err(Error::Interrupted),
+        Err(ExecError::Failed { message, .. }) => Err(Error::Run(message)),
+    }
+}
+
+/// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.
+async fn watch_signals(tx: tokio::sync::watch::Sender<Interrupt>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    let mut count = 0;
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        count += 1;
+        if count == 1 {
+            eprintln!("interrupted: cancelling running steps (press Ctrl-C again to stop at once)");
+            let _ = tx.send(Interrupt::Graceful);
+        } else {
+            let _ = tx.send(Interrupt::Kill);
+        }
+    }
+}
+
+async fn pull(args: PullArgs, verbosity: i8) -> Result<i32> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let context = args
+        .common
+        .context
+        .as_ref()
+        .map(|c| {
+            if c.is_absolute() {
+                c.clone()
+            } else {
+                cwd.join(c)
+            }
+        })
+        .unwrap_or(cwd.clone());
+    let config_path = args.common.config.as_ref().map(|p| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            cwd.join(p)
+        }
+    });
+    let config = load_config(config_path.as_deref())?;
+    crate::logging::init(verbosity, config.log.level);
+    if args.workflows.is_empty() && args.spec.is_empty() {
+        return Err(Error::Usage(
+            "give at least one workflow file or --spec SPEC".into(),
+        ));
+    }
+    let deployer = deployer(&args.common, &config, &context)?;
+    let mut specs = std::collections::BTreeMap::new();
+    for w in &args.workflows {
+        let path = if w.is_absolute() {
+            w.clone()
+        } else {
+            cwd.join(w)
+        };
+        let ctx = args
+            .common
+            .context
+            .as_ref()
+            .map(|_| context.clone())
+            .unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or(cwd.clone()));
+        let wf = crate::workflow::Workflow::load(&path, &ctx)?;
+        specs.extend(engine::module_specs(&wf, &config, &ctx)?);
+    }
+    for s in &args.spec {
+        specs.insert(format!("spec:{s}"), ModuleSpec::parse(s, &context)?);
+    }
+    let plugins = engine::deploy_all(deployer, specs).await?;
+    let mut lines: Vec<String> = plugins
+        .values()
+        .map(|p| {
+            let what = if p.built_now { "built" } else { "cached" };
+            format!(
+                "{what}: {} ({})",
+                p.spec,
+                p.meta.commit.as_deref().unwrap_or("pypi")
+            )
+        })
+        .collect();
+    lines.sort();
+    for l in lines {
+        eprintln!("{l}");
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn new_run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let stamp = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+    )
+    .to_string()
+    .replace([':', '-'], "")
+    .trim_end_matches('Z')
+    .to_string();
+    format!(
+        "{stamp}-{:04x}{:04x}",
+        now.subsec_nanos() & 0xffff,
+        std::process::id() & 0xffff
+    )
+}

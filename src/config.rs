@@ -1,0 +1,266 @@
+//! Owns config.yaml: both the seed's `deployer:` form and the engine's `deployers:` form, with defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// How the deployer treats an already-built plugin virtualenv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum PullPolicy {
+    /// Use the cached venv when it is complete; build it otherwise.
+    #[default]
+    IfNotPresent,
+    /// Build a fresh venv on every run (older ones stay usable by running processes).
+    Always,
+    /// Offline: fail when the venv is not already in the cache.
+    Never,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "IfNotPresent" => Ok(PullPolicy::IfNotPresent),
+            "Always" => Ok(PullPolicy::Always),
+            "Never" => Ok(PullPolicy::Never),
+            other => Err(format!(
+                "'{other}' is not a valid pull policy, must be one of: 'Always', 'IfNotPresent', 'Never'"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Installer {
+    /// uv when it is found, else pip.
+    #[default]
+    Auto,
+    Uv,
+    Pip,
+}
+
+/// The python deployer's settings, shared by both config forms.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PythonDeployer {
+    /// Interpreter used to create plugin venvs; a pyenv shim is resolved to the real binary.
+    pub python_path: Option<String>,
+    /// Cache directory for git mirrors and venvs.
+    pub workdir: Option<PathBuf>,
+    #[serde(default)]
+    pub module_pull_policy: PullPolicy,
+    /// Expected interpreter version (`3.11.7`, or a prefix such as `3.11`).
+    pub python_semver: Option<String>,
+    #[serde(default)]
+    pub override_module_compatibility: bool,
+    #[serde(default)]
+    pub installer: Installer,
+    pub uv_path: Option<String>,
+    pub index_url: Option<String>,
+    #[serde(default)]
+    pub extra_index_urls: Vec<String>,
+    #[serde(default)]
+    pub find_links: Vec<String>,
+    /// Install only from local caches and find-links; never reach an index.
+    #[serde(default)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    #[default]
+    Info,
+    #[serde(alias = "warn")]
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: Option<LogLevel>,
+    /// Only `stdout` is accepted by the reference; logs go to stderr either way.
+    pub destination: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedOutput {
+    pub level: LogLevel,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    deployer: Option<serde_yaml::Mapping>,
+    deployers: Option<BTreeMap<String, serde_yaml::Mapping>>,
+    log: Option<LogConfig>,
+    #[serde(default)]
+    logged_outputs: BTreeMap<String, LoggedOutput>,
+    #[serde(default)]
+    #[serde(rename = "plugins")]
+    _plugins: Vec<String>,
+    #[serde(rename = "maxStepTimeout")]
+    max_step_timeout: Option<f64>,
+}
+
+/// The effective configuration of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub python: PythonDeployer,
+    /// deployment types whose deployer is configured (`python` always, container ones only to refuse them well).
+    pub deployment_types: BTreeMap<String, String>,
+    pub log: LogConfig,
+    pub logged_outputs: BTreeMap<String, LoggedOutput>,
+    /// Seconds; negative means unlimited.
+    pub max_step_timeout: Option<f64>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Config::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| e.to_string())?
+        };
+        let mut config = Config {
+            log: raw.log.unwrap_or_default(),
+            logged_outputs: raw.logged_outputs,
+            max_step_timeout: raw.max_step_timeout,
+            ..Config::default()
+        };
+        if let Some(dest) = &config.log.destination {
+            if dest != "stdout" && dest != "stderr" {
+                return Err(format!("log.destination: '{dest}' is not valid, use 'stderr' (or 'stdout', which also means stderr)"));
+            }
+        }
+        match (raw.deployer, raw.deployers) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "both 'deployer' (seed form) and 'deployers' (engine form) are set; use one"
+                        .into(),
+                )
+            }
+            (Some(seed), None) => {
+                let (kind, python) = split_deployer(seed, "type", "deployer")?;
+                if kind != "python" {
+                    return Err(format!(
+                        "deployer.type: '{kind}' is not supported, arcaflow-py only deploys 'python' plugins"
+                    ));
+                }
+                config.python = python.unwrap_or_default();
+                config
+                    .deployment_types
+                    .insert("python".into(), "python".into());
+            }
+            (None, Some(map)) => {
+                for (deployment_type, entry) in map {
+                    let at = format!("deployers.{deployment_type}");
+                    let (name, python) = split_deployer(entry, "deployer_name", &at)?;
+                    if let Some(p) = python {
+                        config.python = p;
+                    }
+                    config.deployment_types.insert(deployment_type, name);
+                }
+            }
+            (None, None) => {
+                config
+                    .deployment_types
+                    .insert("python".into(), "python".into());
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Takes the discriminator out of a deployer map and, for python, reads the rest strictly.
+/// Container deployers are accepted so that a config shared with the reference engine loads;
+/// steps that ask for them are refused when the workflow is loaded.
+fn split_deployer(
+    mut map: serde_yaml::Mapping,
+    discriminator: &str,
+    at: &str,
+) -> std::result::Result<(String, Option<PythonDeployer>), String> {
+    let name = match map.remove(discriminator) {
+        Some(serde_yaml::Value::String(s)) => s,
+        Some(other) => {
+            return Err(format!(
+                "{at}.{discriminator}: must be a string, got {other:?}"
+            ))
+        }
+        None => {
+            return Err(format!(
+                "{at}: missing discriminator field '{discriminator}'"
+            ))
+        }
+    };
+    match name.as_str() {
+        "python" => {
+            let python: PythonDeployer = serde_yaml::from_value(serde_yaml::Value::Mapping(map))
+                .map_err(|e| format!("{at}: {e}"))?;
+            Ok((name, Some(python)))
+        }
+        "podman" | "docker" | "kubernetes" => Ok((name, None)),
+        other => Err(format!(
+            "{at}.{discriminator}: '{other}' is not a known deployer (python, podman, docker, kubernetes)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_form_is_accepted() {
+        let c = Config::parse("deployer:\n  type: python\n  pythonPath: /usr/bin/python3\n  modulePullPolicy: Always\n  overrideModuleCompatibility: true\n").unwrap();
+        assert_eq!(c.python.python_path.as_deref(), Some("/usr/bin/python3"));
+        assert_eq!(c.python.module_pull_policy, PullPolicy::Always);
+        assert!(c.python.override_module_compatibility);
+    }
+
+    #[test]
+    fn engine_form_is_accepted() {
+        let c = Config::parse("deployers:\n  python:\n    deployer_name: python\n    workdir: /tmp/x\n  image:\n    deployer_name: podman\nlog:\n  level: debug\n").unwrap();
+        assert_eq!(c.python.workdir.as_deref(), Some(Path::new("/tmp/x")));
+        assert_eq!(
+            c.deployment_types.get("image").map(String::as_str),
+            Some("podman")
+        );
+        assert_eq!(c.log.level, Some(LogLevel::Debug));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e =
+            Config::parse("deployers:\n  python:\n    deployer_name: python\n    pythonpath: x\n")
+                .unwrap_err();
+        assert!(e.contains("pythonpath"), "{e}");
+        let e = Config::parse("bogus: 1\n").unwrap_err();
+        assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_pull_policy_is_rejected() {
+        let e = Config::parse("deployer:\n  type: python\n  modulePullPolicy: Sometimes\n")
+            .unwrap_err();
+        assert!(e.contains("Sometimes"), "{e}");
+    }
+}

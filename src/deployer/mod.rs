@@ -1,0 +1,653 @@
+//! Owns turning a module spec into a runnable plugin: source resolution, compat check, a cached
+//! venv built at most once across processes, and the plugin's schema cached beside it.
+
+pub mod git;
+pub mod python;
+pub mod spec;
+pub mod venv;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::atp::{Launch, PluginProcess};
+use crate::cache::{self, LockGuard, Workdir};
+use crate::config::{PullPolicy, PythonDeployer};
+use crate::error::{Error, Result};
+use crate::schema::PluginSchema;
+use crate::value::Value;
+use python::Interpreter;
+use spec::{ModuleSpec, Source};
+use venv::{Build, InstallerKind};
+
+/// The PyPI classifier that marks a package as runnable by this deployer.
+pub const RUNNABLE_CLASSIFIER: &str = "Arcaflow :: Python Deployer :: Runnable";
+/// Bumped when the layout of a build changes, so old builds are never mistaken for new ones.
+const BUILD_FORMAT: u32 = 1;
+const SCHEMA_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What `meta.json` records about a complete build; its presence is what "complete" means.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildMeta {
+    pub format: u32,
+    pub name: String,
+    pub module: String,
+    pub source: String,
+    pub commit: Option<String>,
+    pub subdirectory: Option<String>,
+    pub python: String,
+    pub python_version: String,
+    pub installer: String,
+    pub created_unix: u64,
+    pub build_seconds: f64,
+}
+
+/// A plugin ready to launch. Holding it keeps its build marked as in use.
+pub struct Plugin {
+    pub spec: ModuleSpec,
+    pub python: PathBuf,
+    pub module: String,
+    pub schema: PluginSchema,
+    pub schema_value: Value,
+    pub build_dir: PathBuf,
+    pub meta: BuildMeta,
+    pub built_now: bool,
+    _in_use: LockGuard,
+}
+
+impl Plugin {
+    pub fn launch(&self, cwd: &Path) -> Launch {
+        Launch {
+            python: self.python.clone(),
+            module: self.module.clone(),
+            cwd: cwd.to_path_buf(),
+            env: plugin_env(&self.python),
+        }
+    }
+}
+
+pub struct Deployer {
+    workdir: Workdir,
+    cfg: PythonDeployer,
+    policy: PullPolicy,
+    run_started: u64,
+    interpreter: OnceLock<std::result::Result<Interpreter, String>>,
+    installer: OnceLock<std::result::Result<InstallerKind, String>>,
+}
+
+/// The source resolved to something immutable: what the venv key is computed from.
+struct Resolved {
+    identity: String,
+    commit: Option<String>,
+    subdirectory: Option<String>,
+    /// Fills `dest` with the files to install, or gives a requirement string.
+    target: Target,
+}
+
+enum Target {
+    Git {
+        url: String,
+        commit: git2::Oid,
+        subdirectory: Option<String>,
+    },
+    Dir(PathBuf),
+    Requirement(String),
+}
+
+impl Deployer {
+    pub fn new(workdir: Workdir, cfg: PythonDeployer, policy: PullPolicy) -> Deployer {
+        Deployer {
+            workdir,
+            cfg,
+            policy,
+            run_started: now_unix(),
+            interpreter: OnceLock::new(),
+            installer: OnceLock::new(),
+        }
+    }
+
+    pub fn workdir(&self) -> &Workdir {
+        &self.workdir
+    }
+
+    pub fn interpreter(&self) -> Result<&Interpreter> {
+        self.interpreter
+            .get_or_init(|| {
+                python::resolve(
+                    self.cfg.python_path.as_deref(),
+                    self.cfg.python_semver.as_deref(),
+                )
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|m| Error::Deploy {
+                plugin: "python".into(),
+                message: m.clone(),
+            })
+    }
+
+    fn installer(&self) -> Result<&InstallerKind> {
+        let python = self.interpreter()?;
+        self.installer
+            .get_or_init(|| InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|m| Error::Deploy {
+                plugin: "installer".into(),
+                message: m.clone(),
+            })
+    }
+
+    /// Resolves, checks, builds if needed, and loads the schema of one plugin. Blocking: call it
+    /// from a blocking thread. `rt` is used to read the schema of a freshly built plugin.
+    pub fn prepare(&self, spec: &ModuleSpec, rt: &tokio::runtime::Handle) -> Result<Plugin> {
+        let shown = spec.to_string();
+        let deploy_err = |message: String| Error::Deploy {
+            plugin: shown.clone(),
+            message,
+        };
+        let resolved = self.resolve(spec)?;
+        let python = self.interpreter()?.clone();
+        let key = self.key(spec, &resolved, &python);
+        let entry = self
+            .workdir
+            .venvs_dir()
+            .join(format!("{}-{}", spec.name, &key[..16]));
+        std::fs::create_dir_all(&entry)
+            .map_err(|e| Error::io(format!("cannot create {}", entry.display()), e))?;
+
+        if self.policy != PullPolicy::Always {
+            if let Some(p) = self.use_current(spec, &entry, false)? {
+                return Ok(p);
+            }
+            if self.policy == PullPolicy::Never {
+                return Err(deploy_err(
+                    "its venv is not in the cache and the pull policy is Never; run 'arcaflow-py pull' first or use IfNotPresent".into(),
+                ));
+            }
+        }
+        let _build_lock = cache::lock_exclusive(&entry.join("build.lock"))?;
+        // Another process may have finished the same build while we waited for the lock.
+        if let Some(p) = self.use_current(spec, &entry, self.policy == PullPolicy::Always)? {
+            return Ok(p);
+        }
+        self.remove_incomplete(&entry);
+        let started = std::time::Instant::now();
+        let build_id = format!("b{}-{}", now_nanos(), std::process::id());
+        let build_dir = entry.join(&build_id);
+        let result = self.build(spec, &resolved, &python, &build_dir, rt);
+        match result {
+            Ok((schema_value, installer)) => {
+                let meta = BuildMeta {
+                    format: BUILD_FORMAT,
+                    name: spec.name.clone(),
+                    module: spec.module.clone(),
+                    source: resolved.identity.clone(),
+                    commit: resolved.commit.clone(),
+                    subdirectory: resolved.subdirectory.clone(),
+                    python: python.path.display().to_string(),
+                    python_version: python.version.clone(),
+                    installer,
+                    created_unix: now_unix(),
+                    build_seconds: started.elapsed().as_secs_f64(),
+                };
+                let meta_json =
+                    serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
+                cache::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
+                cache::write_atomic(&entry.join("current"), build_id.as_bytes())?;
+                tracing::info!(
+                    "built {} in {:.1} s",
+                    shown,
+                    started.elapsed().as_secs_f64()
+                );
+                let mut p = self
+                    .use_current(spec, &entry, false)?
+                    .ok_or_else(|| deploy_err("the new build vanished".into()))?;
+                p.built_now = true;
+                let _ = schema_value;
+                Ok(p)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&build_dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// The complete build that `current` names, marked in use; `None` if there is none (or, when
+    /// `fresh_only`, if it was made before this run started).
+    fn use_current(
+        &self,
+        spec: &ModuleSpec,
+        entry: &Path,
+        fresh_only: bool,
+    ) -> Result<Option<Plugin>> {
+        let Ok(id) = std::fs::read_to_string(entry.join("current")) else {
+            return Ok(None);
+        };
+        let build_dir = entry.join(id.trim());
+        let Ok(meta_text) = std::fs::read(build_dir.join("meta.json")) else {
+            return Ok(None);
+        };
+        let Ok(meta) = serde_json::from_slice::<BuildMeta>(&meta_text) else {
+            return Ok(None);
+        };
+        if meta.format != BUILD_FORMAT || (fresh_only && meta.created_unix < self.run_started) {
+            return Ok(None);
+        }
+        let in_use = cache::lock_shared(&build_dir.join("use.lock"))?;
+        let schema_bytes = match std::fs::read(build_dir.join("schema.cbor")) {
+            Ok(b) => b,
+            Err(_) => return Ok(None),
+        };
+        let schema_value = ciborium::from_reader::<ciborium::Value, _>(&schema_bytes[..])
+            .map(|c| Value::from_cbor(&c))
+            .map_err(|e| {
+                Error::Cache(format!(
+                    "{}: schema cache is corrupt ({e}); run 'arcaflow-py cache clean'",
+                    build_dir.display()
+                ))
+            })?;
+        let schema = PluginSchema::from_value(&schema_value).map_err(|e| Error::Deploy {
+            plugin: spec.to_string(),
+            message: format!("the plugin's schema is invalid: {e}"),
+        })?;
+        touch(&build_dir.join("last-used"));
+        Ok(Some(Plugin {
+            spec: spec.clone(),
+            python: Build::venv_python(&build_dir.join("venv")),
+            module: spec.module.clone(),
+            schema,
+            schema_value,
+            build_dir,
+            meta,
+            built_now: false,
+            _in_use: in_use,
+        }))
+    }
+
+    /// Builds that `current` does not name and that nobody uses are leftovers of interrupted
+    /// builds; we hold the build lock, so none of them is still being written.
+    fn remove_incomplete(&self, entry: &Path) {
+        let current = std::fs::read_to_string(entry.join("current")).unwrap_or_default();
+        let Ok(dirs) = std::fs::read_dir(entry) else {
+            return;
+        };
+        for d in dirs.flatten() {
+            let name = d.file_name().to_string_lossy().to_string();
+            if !name.starts_with('b') || name == current.trim() || !d.path().is_dir() {
+                continue;
+            }
+            if d.path().join("meta.json").exists() {
+                continue; // a complete older build: prune decides when it goes
+            }
+            if let Ok(Some(_g)) = cache::try_lock_exclusive(&d.path().join("use.lock")) {
+                let _ = std::fs::remove_dir_all(d.path());
+            }
+        }
+    }
+
+    fn resolve(&self, spec: &ModuleSpec) -> Result<Resolved> {
+        let shown = spec.to_string();
+        match &spec.source {
+            Source::Git {
+                url,
+                reference,
+                subdirectory,
+            } => {
+                let _lock = git::lock_mirror(&self.workdir, url)?;
+                let mirror = git::Mirror::open(&self.workdir, url)?;
+                let fetch = if self.policy == PullPolicy::Never {
+                    git::Fetch::Offline
+                } else {
+                    git::Fetch::IfNeeded
+                };
+                let commit = mirror.resolve(reference.as_deref(), fetch)?;
+                if !mirror.has_marker(commit)? {
+                    self.compat_failure(
+                        &shown,
+                        &format!(
+                            "the repository has no {} file at its root at commit {commit}",
+                            git::COMPAT_MARKER
+                        ),
+                    )?;
+                }
+                tracing::debug!("{shown} resolved to commit {commit}");
+                Ok(Resolved {
+                    identity: spec.source_identity(),
+                    commit: Some(commit.to_string()),
+                    subdirectory: subdirectory.clone(),
+                    target: Target::Git {
+                        url: url.clone(),
+                        commit,
+                        subdirectory: subdirectory.clone(),
+                    },
+                })
+            }
+            Source::Local { path } => {
+                if !path.is_dir() {
+                    return Err(Error::Deploy {
+                        plugin: shown,
+                        message: format!("{} is not a directory", path.display()),
+                    });
+                }
+                if !path.join(git::COMPAT_MARKER).exists() {
+                    self.compat_failure(
+                        &shown,
+                        &format!("{} has no {} file", path.display(), git::COMPAT_MARKER),
+                    )?;
+                }
+                // A local plugin changes while it is developed: key it by its content.
+                let digest = tree_digest(path)?;
+                Ok(Resolved {
+                    identity: spec.source_identity(),
+                    commit: Some(format!("content-{}", &digest[..16])),
+                    subdirectory: None,
+                    target: Target::Dir(path.clone()),
+                })
+            }
+            Source::PyPi { version } => Ok(Resolved {
+                identity: spec.source_identity(),
+                commit: None,
+                subdirectory: None,
+                target: Target::Requirement(match version {
+                    Some(v) => format!("{}=={v}", spec.name),
+                    None => spec.name.clone(),
+                }),
+            }),
+        }
+    }
+
+    fn compat_failure(&self, plugin: &str, why: &str) -> Result<()> {
+        if self.cfg.override_module_compatibility {
+            tracing::warn!(
+                "{plugin}: {why}; running it anyway because overrideModuleCompatibility is true"
+            );
+            Ok(())
+        } else {
+            Err(Error::Deploy {
+                plugin: plugin.to_string(),
+                message: format!(
+                    "{why}, so it is not marked compatible with the python deployer (set overrideModuleCompatibility: true to run it anyway)"
+                ),
+            })
+        }
+    }
+
+    fn key(&self, spec: &ModuleSpec, r: &Resolved, python: &Interpreter) -> String {
+        let installer_options = serde_json::json!({
+            "index_url": self.cfg.index_url.as_deref().map(spec::redact_url),
+            "extra_index_urls": self.cfg.extra_index_urls.iter().map(|u| spec::redact_url(u)).collect::<Vec<_>>(),
+            "find_links": self.cfg.find_links,
+        });
+        let parts = serde_json::json!([
+            BUILD_FORMAT,
+            spec.name,
+            spec.module,
+            r.identity,
+            r.commit,
+            r.subdirectory,
+            python.path,
+            python.version,
+            installer_options,
+        ]);
+        hex::encode(Sha256::digest(parts.to_string().as_bytes()))
+    }
+
+    fn build(
+        &self,
+        spec: &ModuleSpec,
+        r: &Resolved,
+        python: &Interpreter,
+        build_dir: &Path,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<(Value, String)> {
+        let shown = spec.to_string();
+        let deploy_err = |message: String| Error::Deploy {
+            plugin: shown.clone(),
+            message,
+        };
+        std::fs::create_dir_all(build_dir)
+            .map_err(|e| Error::io(format!("cannot create {}", build_dir.display()), e))?;
+        let installer = self.installer()?.clone();
+        tracing::info!("building a venv for {shown} with {}", installer.name());
+        let src = build_dir.join("src");
+        let target = match &r.target {
+            Target::Git {
+                url,
+                commit,
+                subdirectory,
+            } => {
+                {
+                    let _lock = git::lock_mirror(&self.workdir, url)?;
+                    git::Mirror::open(&self.workdir, url)?.export(*commit, &src)?;
+                }
+                let dir = match subdirectory {
+                    Some(d) => src.join(d),
+                    None => src.clone(),
+                };
+                if !dir.is_dir() {
+                    return Err(deploy_err(format!(
+                        "the subdirectory '{}' does not exist at commit {commit}",
+                        subdirectory.as_deref().unwrap_or("")
+                    )));
+                }
+                dir.display().to_string()
+            }
+            Target::Dir(path) => {
+                copy_tree(path, &src)?;
+                src.display().to_string()
+            }
+            Target::Requirement(req) => req.clone(),
+        };
+        let venv = build_dir.join("venv");
+        Build {
+            installer: &installer,
+            python,
+            cfg: &self.cfg,
+            venv: &venv,
+            target: &target,
+        }
+        .run()
+        .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
+        let _ = std::fs::remove_dir_all(&src);
+        if let Target::Requirement(_) = r.target {
+            if !has_runnable_classifier(&venv, &spec.name) {
+                self.compat_failure(
+                    &shown,
+                    &format!("the package metadata has no classifier '{RUNNABLE_CLASSIFIER}'"),
+                )?;
+            }
+        }
+        let schema = self.read_schema(spec, &venv, build_dir, rt)?;
+        PluginSchema::from_value(&schema)
+            .map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&schema.to_cbor(), &mut bytes)
+            .map_err(|e| deploy_err(e.to_string()))?;
+        cache::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
+        Ok((schema, installer.name().to_string()))
+    }
+
+    /// Launches the new plugin once: proves it starts, and caches its schema so that warm runs
+    /// never launch a process only to read it.
+    fn read_schema(
+        &self,
+        spec: &ModuleSpec,
+        venv: &Path,
+        build_dir: &Path,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<Value> {
+        let cwd = build_dir.join("schema-probe");
+        std::fs::create_dir_all(&cwd)
+            .map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
+        let python = Build::venv_python(venv);
+        let launch = Launch {
+            python: python.clone(),
+            module: spec.module.clone(),
+            cwd: cwd.clone(),
+            env: plugin_env(&python),
+        };
+        let label = spec.name.clone();
+        let result = rt.block_on(async move {
+            let mut p = PluginProcess::spawn(&launch, &label)?;
+            let hello = p.handshake(SCHEMA_TIMEOUT).await;
+            p.finish(Duration::from_millis(500)).await;
+            hello
+        });
+        let _ = std::fs::remove_dir_all(&cwd);
+        let hello = result.map_err(|e| Error::Deploy {
+            plugin: spec.to_string(),
+            message: format!(
+                "the installed plugin does not start (module '{}'): {e}",
+                spec.module
+            ),
+        })?;
+        if !hello.junk.is_empty() {
+            tracing::warn!(
+                "{}: the plugin prints to stdout when imported: {:?}",
+                spec,
+                String::from_utf8_lossy(&hello.junk)
+            );
+        }
+        Ok(hello.schema)
+    }
+}
+
+/// The environment a plugin process gets: enough to run Python and reach the usual services,
+/// without variables that would break the venv's isolation (PYTHONPATH, VIRTUAL_ENV, ...).
+pub fn plugin_env(python: &Path) -> Vec<(String, String)> {
+    const PASS: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "KUBECONFIG",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE",
+    ];
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| {
+            PASS.contains(&k.as_str()) || k.starts_with("LC_") || k.starts_with("ARCAFLOW_PLUGIN_")
+        })
+        .collect();
+    if let Some(bin) = python.parent() {
+        let path = env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        env.retain(|(k, _)| k != "PATH");
+        env.push(("PATH".into(), format!("{}:{path}", bin.display())));
+    }
+    env
+}
+
+fn has_runnable_classifier(venv: &Path, name: &str) -> bool {
+    let normalized = name.to_lowercase().replace(['-', '.'], "_");
+    for entry in walkdir::WalkDir::new(venv.join("lib"))
+        .max_depth(3)
+        .into_iter()
+        .flatten()
+    {
+        let file = entry.file_name().to_string_lossy().to_lowercase();
+        if file.ends_with(".dist-info")
+            && file
+                .replace(['-', '.'], "_")
+                .starts_with(&format!("{normalized}_"))
+        {
+            if let Ok(meta) = std::fs::read_to_string(entry.path().join("METADATA")) {
+                return meta
+                    .lines()
+                    .any(|l| l.starts_with("Classifier:") && l.contains(RUNNABLE_CLASSIFIER));
+            }
+        }
+    }
+    false
+}
+
+fn skip_local(name: &str) -> bool {
+    matches!(
+        name,
+        ".git"
+            | "__pycache__"
+            | ".venv"
+            | "venv"
+            | "build"
+            | "dist"
+            | ".mypy_cache"
+            | ".pytest_cache"
+    ) || name.ends_with(".egg-info")
+}
+
+fn tree_digest(root: &Path) -> Result<String> {
+    let mut h = Sha256::new();
+    let walker = walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| !skip_local(&e.file_name().to_string_lossy()));
+    for entry in walker {
+        let entry =
+            entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", root.display())))?;
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            h.update(rel.to_string_lossy().as_bytes());
+            h.update([0]);
+            let data = std::fs::read(entry.path())
+                .map_err(|e| Error::io(format!("cannot read {}", entry.path().display()), e))?;
+            h.update((data.len() as u64).to_le_bytes());
+            h.update(&data);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let walker = walkdir::WalkDir::new(from)
+        .into_iter()
+        .filter_entry(|e| !skip_local(&e.file_name().to_string_lossy()));
+    for entry in walker {
+        let entry =
+            entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", from.display())))?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let dest = to.join(rel);
+        let io = |e| Error::io(format!("cannot copy {}", entry.path().display()), e);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).map_err(io)?;
+        } else if entry.file_type().is_file() {
+            std::fs::copy(entry.path(), &dest).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn touch(path: &Path) {
+    let _ = std::fs::write(path, now_unix().to_string());
+}
+
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}

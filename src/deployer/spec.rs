@@ -1,0 +1,483 @@
+//! Owns module specs: parsing every accepted form, refusing injection, and redacting credentials.
+//!
+//! Accepted forms (design.md §3):
+//! - seed form `name@git+URL[@REF]`
+//! - PEP 508 `name @ git+URL[@REF][#subdirectory=DIR]`
+//! - PyPI `name==VERSION`, bare `name`, and the old deployer form `name@VERSION`
+//! - local directories `name@./dir`, `name@/abs/dir`, `name @ file:///abs/dir`, or just `./dir`
+//!
+//! URL schemes: https, http (ports allowed), ssh and file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Git {
+        /// The URL as given (may hold credentials: never print it, use [`redact_url`]).
+        url: String,
+        reference: Option<String>,
+        subdirectory: Option<String>,
+    },
+    PyPi {
+        version: Option<String>,
+    },
+    Local {
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleSpec {
+    /// The distribution name, as written.
+    pub name: String,
+    /// The importable module that runs: the name with `-` turned into `_` unless overridden.
+    pub module: String,
+    pub source: Source,
+}
+
+impl ModuleSpec {
+    /// Parses `spec`; relative local paths are resolved against `base` (the context directory).
+    pub fn parse(spec: &str, base: &Path) -> Result<ModuleSpec> {
+        parse(spec, base).map_err(|message| Error::Spec {
+            spec: redact_spec(spec),
+            message,
+        })
+    }
+
+    pub fn with_module(mut self, module: Option<&str>) -> Result<ModuleSpec> {
+        if let Some(m) = module {
+            if !is_python_module(m) {
+                return Err(Error::Spec {
+                    spec: self.to_string(),
+                    message: format!("'{m}' is not a valid Python module name"),
+                });
+            }
+            self.module = m.to_string();
+        }
+        Ok(self)
+    }
+
+    /// What identifies the source in cache keys and logs: never contains credentials.
+    pub fn source_identity(&self) -> String {
+        match &self.source {
+            Source::Git { url, .. } => format!("git+{}", redact_url(url)),
+            Source::PyPi { version } => {
+                format!("pypi:{}=={}", self.name, version.as_deref().unwrap_or("*"))
+            }
+            Source::Local { path } => format!("local:{}", path.display()),
+        }
+    }
+}
+
+impl fmt::Display for ModuleSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Git {
+                url,
+                reference,
+                subdirectory,
+            } => {
+                write!(f, "{}@git+{}", self.name, redact_url(url))?;
+                if let Some(r) = reference {
+                    write!(f, "@{r}")?;
+                }
+                if let Some(d) = subdirectory {
+                    write!(f, "#subdirectory={d}")?;
+                }
+                Ok(())
+            }
+            Source::PyPi { version: Some(v) } => write!(f, "{}=={v}", self.name),
+            Source::PyPi { version: None } => write!(f, "{}", self.name),
+            Source::Local { path } => write!(f, "{}@{}", self.name, path.display()),
+        }
+    }
+}
+
+fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
+    if spec.is_empty() {
+        return Err("the spec is empty".into());
+    }
+    if let Some(c) = spec.chars().find(|c| c.is_control()) {
+        return Err(format!("contains the control character {c:?}"));
+    }
+    let trimmed = spec.trim();
+    // A bare local path: the distribution name is the directory name.
+    if trimmed.starts_with("./") || trimmed.starts_with("../") || trimmed.starts_with('/') {
+        let path = local_path(trimmed, base)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("a local path must name a directory")?
+            .to_string();
+        check_name(&name)?;
+        return Ok(build(name, Source::Local { path }));
+    }
+    // PEP 508 puts spaces around the `@`; the seed form has none.
+    let (name, rest) = match trimmed.split_once(" @ ") {
+        Some((n, r)) => (n.trim(), Some(r.trim())),
+        None => match trimmed.split_once('@') {
+            Some((n, r)) => (n, Some(r)),
+            None => (trimmed, None),
+        },
+    };
+    if let Some(rest) = rest {
+        check_name(name)?;
+        let source = if let Some(url) = rest.strip_prefix("git+") {
+            parse_git(url)?
+        } else if let Some(p) = rest.strip_prefix("file://") {
+            Source::Local {
+                path: local_path(p, base)?,
+            }
+        } else if rest.starts_with("./") || rest.starts_with("../") || rest.starts_with('/') {
+            Source::Local {
+                path: local_path(rest, base)?,
+            }
+        } else if rest.contains("://") {
+            return Err("only git sources ('git+https://…', 'git+http://…', 'git+ssh://…', 'git+file://…') and local paths can follow '@'".into());
+        } else {
+            check_version(rest)?;
+            Source::PyPi {
+                version: Some(rest.to_string()),
+            }
+        };
+        return Ok(build(name.to_string(), source));
+    }
+    if let Some((name, version)) = trimmed.split_once("==") {
+        check_name(name.trim())?;
+        check_version(version.trim())?;
+        return Ok(build(
+            name.trim().to_string(),
+            Source::PyPi {
+                version: Some(version.trim().to_string()),
+            },
+        ));
+    }
+    check_name(trimmed)?;
+    Ok(build(trimmed.to_string(), Source::PyPi { version: None }))
+}
+
+fn build(name: String, source: Source) -> ModuleSpec {
+    let module = name.replace(['-', '.'], "_");
+    ModuleSpec {
+        name,
+        module,
+        source,
+    }
+}
+
+fn parse_git(url: &str) -> std::result::Result<Source, String> {
+    let (url, fragment) = match url.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (url, None),
+    };
+    let mut subdirectory = None;
+    if let Some(fragment) = fragment {
+        for part in fragment.split('&') {
+            match part.split_once('=') {
+                Some(("subdirectory", dir)) => {
+                    check_subdirectory(dir)?;
+                    subdirectory = Some(dir.trim_matches('/').to_string());
+                }
+                Some(("egg", _)) => {}
+                _ => {
+                    return Err(format!(
+                        "unknown URL fragment '{part}', only 'subdirectory=DIR' is understood"
+                    ))
+                }
+            }
+        }
+    }
+    let scheme_end = url
+        .find("://")
+        .ok_or("the git URL has no scheme (use https://, http://, ssh:// or file://)")?;
+    let scheme = &url[..scheme_end];
+    if !matches!(scheme, "https" | "http" | "ssh" | "file") {
+        return Err(format!(
+            "the URL scheme '{scheme}' is not supported (https, http, ssh, file)"
+        ));
+    }
+    let after_scheme = &url[scheme_end + 3..];
+    // The ref is separated by the last '@' in the path, after the authority (which may hold user@).
+    let path_start = if scheme == "file" {
+        0
+    } else {
+        after_scheme.find('/').unwrap_or(after_scheme.len())
+    };
+    let (location, reference) = match after_scheme[path_start..].rfind('@') {
+        Some(i) => {
+            let at = path_start + i;
+            (&after_scheme[..at], Some(&after_scheme[at + 1..]))
+        }
+        None => (after_scheme, None),
+    };
+    if location.is_empty() {
+        return Err("the git URL has no host or path".into());
+    }
+    if scheme != "file" && path_start == after_scheme.len() {
+        return Err("the git URL has no repository path".into());
+    }
+    check_url_chars(location)?;
+    if location.split('/').any(|seg| seg == "..") {
+        return Err("'..' segments are not allowed in the URL".into());
+    }
+    let reference = match reference {
+        Some(r) => {
+            check_ref(r)?;
+            Some(r.to_string())
+        }
+        None => None,
+    };
+    Ok(Source::Git {
+        url: format!("{scheme}://{location}"),
+        reference,
+        subdirectory,
+    })
+}
+
+fn local_path(p: &str, base: &Path) -> std::result::Result<PathBuf, String> {
+    check_url_chars(p)?;
+    let path = Path::new(p);
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    })
+}
+
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{name}' is not a valid module name (letters, digits, '-', '_' and '.', starting and ending with a letter or digit); expected <module>@git+<repo_url>[@<ref>]"
+        ))
+    }
+}
+
+fn is_python_module(m: &str) -> bool {
+    !m.is_empty()
+        && m.split('.').all(|part| {
+            part.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+fn check_version(v: &str) -> std::result::Result<(), String> {
+    let ok = !v.is_empty()
+        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '!'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{v}' is not a valid version"))
+    }
+}
+
+fn check_ref(r: &str) -> std::result::Result<(), String> {
+    let ok = !r.is_empty()
+        && !r.starts_with('-')
+        && !r.starts_with('/')
+        && !r.contains("..")
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{r}' is not a valid git ref (a commit, tag or branch: letters, digits, '.', '-', '_', '/', not starting with '-')"))
+    }
+}
+
+fn check_subdirectory(d: &str) -> std::result::Result<(), String> {
+    let ok = !d.is_empty()
+        && !d.starts_with('/')
+        && !d.starts_with('-')
+        && d.split('/').all(|seg| seg != ".." && seg != ".")
+        && d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("'{d}' is not a valid subdirectory (a relative path inside the repository, without '..')"))
+    }
+}
+
+/// Characters that a URL or path in a spec never needs and that could reach a shell or an
+/// installer's option parser.
+fn check_url_chars(s: &str) -> std::result::Result<(), String> {
+    if s.starts_with('-') {
+        return Err("must not start with '-'".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || "\"'`$;|&<>\\(){}*?!".contains(*c))
+    {
+        return Err(format!(
+            "contains the character {c:?}, which is not allowed in a URL or path"
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces `user:password@` (or `token@`) in a URL's authority by `***@`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://***@{}", &url[..scheme_end], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Redacts any credentials in a raw spec string, for messages about specs that failed to parse.
+pub fn redact_spec(spec: &str) -> String {
+    match spec.find("://") {
+        Some(i) => {
+            let start = spec[..i].rfind(['+', ' ', '@']).map(|p| p + 1).unwrap_or(0);
+            format!("{}{}", &spec[..start], redact_url(&spec[start..]))
+        }
+        None => spec.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> std::result::Result<ModuleSpec, String> {
+        parse(s, Path::new("/ctx"))
+    }
+
+    #[test]
+    fn seed_form() {
+        let s =
+            p("arcaflow-plugin-kill-pod@git+https://github.com/org/repo.git@a34551a4aa68").unwrap();
+        assert_eq!(s.module, "arcaflow_plugin_kill_pod");
+        assert_eq!(
+            s.source,
+            Source::Git {
+                url: "https://github.com/org/repo.git".into(),
+                reference: Some("a34551a4aa68".into()),
+                subdirectory: None
+            }
+        );
+    }
+
+    #[test]
+    fn ports_credentials_and_branches() {
+        let s = p("m@git+http://user:secret@127.0.0.1:8080/r.git@feature/x").unwrap();
+        match &s.source {
+            Source::Git { url, reference, .. } => {
+                assert_eq!(url, "http://user:secret@127.0.0.1:8080/r.git");
+                assert_eq!(reference.as_deref(), Some("feature/x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let shown = s.to_string();
+        assert!(
+            !shown.contains("secret") && !shown.contains("user"),
+            "{shown}"
+        );
+        assert!(!s.source_identity().contains("secret"));
+    }
+
+    #[test]
+    fn pep508_with_subdirectory() {
+        let s =
+            p("my-plugin @ git+ssh://git@host/org/repo.git@v1.2#subdirectory=plugins/a").unwrap();
+        assert_eq!(
+            s.source,
+            Source::Git {
+                url: "ssh://git@host/org/repo.git".into(),
+                reference: Some("v1.2".into()),
+                subdirectory: Some("plugins/a".into())
+            }
+        );
+    }
+
+    #[test]
+    fn pypi_and_local_forms() {
+        assert_eq!(
+            p("arcaflow-plugin-x==1.0.2").unwrap().source,
+            Source::PyPi {
+                version: Some("1.0.2".into())
+            }
+        );
+        assert_eq!(
+            p("arcaflow-plugin-x").unwrap().source,
+            Source::PyPi { version: None }
+        );
+        assert_eq!(
+            p("x@./plug").unwrap().source,
+            Source::Local {
+                path: "/ctx/./plug".into()
+            }
+        );
+        assert_eq!(p("../plug").unwrap().name, "plug");
+        assert_eq!(
+            p("x @ file:///abs/plug").unwrap().source,
+            Source::Local {
+                path: "/abs/plug".into()
+            }
+        );
+        assert_eq!(
+            p("x@git+file:///tmp/repo@main").unwrap().source,
+            Source::Git {
+                url: "file:///tmp/repo".into(),
+                reference: Some("main".into()),
+                subdirectory: None
+            }
+        );
+    }
+
+    #[test]
+    fn injection_is_refused() {
+        for bad in [
+            "--index-url=http://evil@git+https://h/r",
+            "-e@git+https://h/r",
+            "x@git+https://h/r.git@--upload-pack=evil",
+            "x@git+https://h/r.git;rm -rf /",
+            "x@git+https://h/r.git@$(id)",
+            "x@git+https://h/../../etc",
+            "x@git+https://h/r.git#subdirectory=../../etc",
+            "x@git+https://h/r.git#subdirectory=/etc",
+            "x y",
+            "x@git+ftp://h/r",
+            "x@git+https://h/r.git@a b",
+            "",
+        ] {
+            assert!(p(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact_url("https://tok@h/r"), "https://***@h/r");
+        assert_eq!(redact_url("https://h/r@v1"), "https://h/r@v1");
+        assert_eq!(
+            redact_spec("x@git+https://u:p@h/r;"),
+            "x@git+https://***@h/r;"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Owns virtualenv builds: picking the installer (uv, pip from outside, pip inside) and running it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::python::{find_program, Interpreter};
+use crate::config::{Installer, PythonDeployer};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallerKind {
+    /// `uv venv` + `uv pip install --compile-bytecode`: fastest.
+    Uv(PathBuf),
+    /// A venv without pip, filled by the base interpreter's pip (`pip --python`).
+    PipOutside,
+    /// `python -m venv` with pip, then the venv's own pip: slow but works everywhere.
+    PipInside,
+}
+
+impl InstallerKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            InstallerKind::Uv(_) => "uv",
+            InstallerKind::PipOutside => "pip",
+            InstallerKind::PipInside => "pip (in venv)",
+        }
+    }
+
+    /// Picks the installer once per run.
+    pub fn detect(cfg: &PythonDeployer, python: &Interpreter) -> Result<InstallerKind> {
+        let uv = || {
+            cfg.uv_path
+                .as_deref()
+                .and_then(find_program)
+                .or_else(|| std::env::var("UV").ok().as_deref().and_then(find_program))
+                .or_else(|| find_program("uv"))
+        };
+        match cfg.installer {
+            Installer::Uv => uv().map(InstallerKind::Uv).ok_or_else(|| Error::Deploy {
+                plugin: "installer".into(),
+                message: "installer is 'uv' but no uv was found (install it with 'pip install uv' or set uvPath)".into(),
+            }),
+            Installer::Auto => Ok(match uv() {
+                Some(p) => InstallerKind::Uv(p),
+                None => pip_kind(python),
+            }),
+            Installer::Pip => Ok(pip_kind(python)),
+        }
+    }
+}
+
+/// `pip --python` needs pip >= 22.3 in the base interpreter.
+fn pip_kind(python: &Interpreter) -> InstallerKind {
+    let out = Command::new(&python.path)
+        .args(["-m", "pip", "--version"])
+        .output();
+    let version = out.ok().filter(|o| o.status.success()).and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_string)
+    });
+    let new_enough = version
+        .map(|v| {
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+            let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+            (major, minor) >= (22, 3)
+        })
+        .unwrap_or(false);
+    if new_enough {
+        InstallerKind::PipOutside
+    } else {
+        InstallerKind::PipInside
+    }
+}
+
+pub struct Build<'a> {
+    pub installer: &'a InstallerKind,
+    pub python: &'a Interpreter,
+    pub cfg: &'a PythonDeployer,
+    /// Where the venv goes (`<build>/venv`).
+    pub venv: &'a Path,
+    /// What to install: a directory or a requirement such as `name==1.0`.
+    pub target: &'a str,
+}
+
+impl Build<'_> {
+    pub fn venv_python(venv: &Path) -> PathBuf {
+        venv.join("bin").join("python")
+    }
+
+    /// Creates the venv and installs the target; on failure the error carries the installer's output.
+    pub fn run(&self) -> std::result::Result<(), String> {
+        let venv = self.venv.to_string_lossy().to_string();
+        let py = Self::venv_python(self.venv).to_string_lossy().to_string();
+        let base = self.python.path.to_string_lossy().to_string();
+        match self.installer {
+            InstallerKind::Uv(uv) => {
+                run(
+                    Command::new(uv).args([
+                        "venv",
+                        "--quiet",
+                        "--no-config",
+                        "--python",
+                        &base,
+                        &venv,
+                    ]),
+                    "uv venv",
+                )?;
+                let mut cmd = Command::new(uv);
+                cmd.args([
+                    "pip",
+                    "install",
+                    "--no-config",
+                    "--compile-bytecode",
+                    "--python",
+                    &py,
+                ]);
+                self.index_options(&mut cmd, true);
+                cmd.arg("--").arg(self.target);
+                run(&mut cmd, "uv pip install")
+            }
+            InstallerKind::PipOutside => {
+                run(
+                    Command::new(&base).args(["-m", "venv", "--without-pip", &venv]),
+                    "python -m venv",
+                )?;
+                let mut cmd = Command::new(&base);
+                cmd.args([
+                    "-m",
+                    "pip",
+                    "--python",
+                    &py,
+                    "install",
+                    "--no-input",
+                    "--disable-pip-version-check",
+                    "--compile",
+                ]);
+                self.index_options(&mut cmd, false);
+                cmd.arg("--").arg(self.target);
+                run(&mut cmd, "pip install")
+            }
+            InstallerKind::PipInside => {
+                run(
+                    Command::new(&base).args(["-m", "venv", &venv]),
+                    "python -m venv",
+                )?;
+                let mut cmd = Command::new(&py);
+                cmd.args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-input",
+                    "--disable-pip-version-check",
+                    "--compile",
+                ]);
+                self.index_options(&mut cmd, false);
+                cmd.arg("--").arg(self.target);
+                run(&mut cmd, "pip install")
+            }
+        }
+    }
+
+    fn index_options(&self, cmd: &mut Command, uv: bool) {
+        if let Some(u) = &self.cfg.index_url {
+            cmd.arg("--index-url").arg(u);
+        }
+        for u in &self.cfg.extra_index_urls {
+            cmd.arg("--extra-index-url").arg(u);
+        }
+        for f in &self.cfg.find_links {
+            cmd.arg("--find-links").arg(f);
+        }
+        if self.cfg.offline {
+            // pip has no offline switch; no index means only find-links and local files.
+            cmd.arg(if uv { "--offline" } else { "--no-index" });
+        }
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
+    // Git must never ask for a password on a terminal nobody is watching.
+    cmd.env("GIT_TERMINAL_PROMPT", "0");
+    cmd.stdin(std::process::Stdio::null());
+    let out: Output = cmd
+        .output()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+    Err(format!(
+        "{what} failed ({}):\n{}",
+        out.status,
+        super::git::scrub(&tail)
+    ))
+}

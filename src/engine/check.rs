@@ -1,0 +1,387 @@
+//! Owns the static checks done before anything runs: plugin step names, dependency cycles, and
+//! every expression type-checked against the input and plugin schemas.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::deployer::Plugin;
+use crate::expr::ty::ExprType;
+use crate::expr::Expr;
+use crate::value::Value;
+use crate::workflow::{StepKind, Tree, Workflow};
+
+pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
+    check_steps(wf, plugins)?;
+    check_cycles(wf)?;
+    let root = root_type(wf, plugins);
+    for (id, step) in &wf.steps {
+        let at = format!("steps -> {id}");
+        let mut trees: Vec<(&str, &Tree)> = Vec::new();
+        for (name, t) in [
+            ("enabled", &step.enabled),
+            ("wait_for", &step.wait_for),
+            ("stop_if", &step.stop_if),
+            ("closure_wait_timeout", &step.closure_wait_timeout),
+        ] {
+            if let Some(t) = t {
+                trees.push((name, t));
+            }
+        }
+        match &step.kind {
+            StepKind::Plugin(p) => {
+                trees.push(("input", &p.input));
+                if let Some(d) = &p.deploy {
+                    trees.push(("deploy", d));
+                }
+                if step.stop_if.is_some() {
+                    let plugin = &plugins[&super::plugin_key(p)];
+                    let name = step_name(p, plugin);
+                    if !plugin
+                        .schema
+                        .steps
+                        .get(&name)
+                        .is_some_and(|s| s.has_cancel_signal())
+                    {
+                        return Err(format!(
+                            "{at} -> stop_if: the plugin step '{name}' has no 'cancel' signal handler, so it cannot be stopped"
+                        ));
+                    }
+                }
+            }
+            StepKind::Foreach(f) => {
+                trees.push(("items", &f.items));
+                if let Some(t) = &f.parallelism {
+                    trees.push(("parallelism", t));
+                }
+                check_workflow(&f.workflow, plugins).map_err(|e| {
+                    format!("{at} -> workflow ({}): {e}", f.workflow_path.display())
+                })?;
+            }
+        }
+        for (name, tree) in trees {
+            check_tree(tree, &root, &format!("{at} -> {name}"))?;
+        }
+    }
+    for (oid, tree) in &wf.outputs {
+        check_tree(tree, &root, &format!("outputs -> {oid}"))?;
+    }
+    Ok(())
+}
+
+fn step_name(p: &crate::workflow::PluginStep, plugin: &Plugin) -> String {
+    p.step.clone().unwrap_or_else(|| {
+        plugin
+            .schema
+            .steps
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
+fn check_steps(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
+    for (id, step) in &wf.steps {
+        let StepKind::Plugin(p) = &step.kind else {
+            continue;
+        };
+        let Some(plugin) = plugins.get(&super::plugin_key(p)) else {
+            return Err(format!("steps -> {id}: its plugin was not deployed"));
+        };
+        let names: Vec<&String> = plugin.schema.steps.keys().collect();
+        match &p.step {
+            None if names.len() > 1 => {
+                return Err(format!(
+                    "steps -> {id} -> step is required: the plugin {} has several steps ({})",
+                    plugin.spec,
+                    join(&names)
+                ))
+            }
+            Some(s) if !plugin.schema.steps.contains_key(s) => {
+                return Err(format!(
+                    "steps -> {id} -> step: the plugin {} has no step '{s}' (it has: {})",
+                    plugin.spec,
+                    join(&names)
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn join(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Steps that `tree` reads from.
+fn referenced_steps(tree: &Tree, out: &mut BTreeSet<String>) {
+    for e in tree.expressions() {
+        for path in e.dependencies() {
+            if path.first().map(String::as_str) == Some("steps") {
+                if let Some(s) = path.get(1) {
+                    out.insert(s.clone());
+                }
+            }
+        }
+    }
+}
+
+fn check_cycles(wf: &Workflow) -> Result<(), String> {
+    let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (id, step) in &wf.steps {
+        let mut deps = BTreeSet::new();
+        for t in [&step.enabled, &step.wait_for, &step.closure_wait_timeout]
+            .into_iter()
+            .flatten()
+        {
+            referenced_steps(t, &mut deps);
+        }
+        match &step.kind {
+            StepKind::Plugin(p) => referenced_steps(&p.input, &mut deps),
+            StepKind::Foreach(f) => {
+                referenced_steps(&f.items, &mut deps);
+                if let Some(t) = &f.parallelism {
+                    referenced_steps(t, &mut deps);
+                }
+            }
+        }
+        edges.insert(id, deps);
+    }
+    // Depth-first search; the stack names the cycle.
+    fn visit<'a>(
+        n: &'a str,
+        edges: &'a BTreeMap<&str, BTreeSet<String>>,
+        stack: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Result<(), String> {
+        if done.contains(n) {
+            return Ok(());
+        }
+        if let Some(pos) = stack.iter().position(|s| *s == n) {
+            let mut cycle: Vec<&str> = stack[pos..].to_vec();
+            cycle.push(n);
+            return Err(format!(
+                "the workflow has a cycle: steps {}",
+                cycle.join(" -> ")
+            ));
+        }
+        stack.push(n);
+        if let Some(deps) = edges.get(n) {
+            for d in deps {
+                if let Some((k, _)) = edges.get_key_value(d.as_str()) {
+                    visit(k, edges, stack, done)?;
+                }
+            }
+        }
+        stack.pop();
+        done.insert(n);
+        Ok(())
+    }
+    let mut done = BTreeSet::new();
+    for id in edges.keys() {
+        visit(id, &edges, &mut Vec::new(), &mut done)?;
+    }
+    Ok(())
+}
+
+fn check_tree(tree: &Tree, root: &ExprType, at: &str) -> Result<ExprType, String> {
+    let check = |e: &Expr| {
+        e.check(root)
+            .map_err(|err| format!("{at}: {} ({err})", e.source().trim()))
+    };
+    Ok(match tree {
+        Tree::Value(v) => type_of_value(v),
+        Tree::Expr(e) | Tree::WaitOptional(e) | Tree::SoftOptional(e) => check(e)?,
+        Tree::List(items) => {
+            let mut item = ExprType::Any;
+            for (i, t) in items.iter().enumerate() {
+                item = check_tree(t, root, &format!("{at} -> [{i}]"))?;
+            }
+            ExprType::List(Box::new(if items.len() == 1 {
+                item
+            } else {
+                ExprType::Any
+            }))
+        }
+        Tree::Map(fields) => {
+            let mut out = BTreeMap::new();
+            for (k, t) in fields {
+                out.insert(k.to_string(), check_tree(t, root, &format!("{at} -> {k}"))?);
+            }
+            ExprType::object("output", out)
+        }
+        Tree::OneOf { options, .. } => {
+            let mut types = Vec::new();
+            for (k, t) in options {
+                types.push(check_tree(t, root, &format!("{at} -> {k}"))?);
+            }
+            ExprType::OneOf(types)
+        }
+    })
+}
+
+fn type_of_value(v: &Value) -> ExprType {
+    match v {
+        Value::Null => ExprType::Null,
+        Value::Bool(_) => ExprType::Bool,
+        Value::Int(_) => ExprType::Int,
+        Value::Float(_) => ExprType::Float,
+        Value::String(_) => ExprType::String,
+        Value::List(_) => ExprType::List(Box::new(ExprType::Any)),
+        Value::Map(m) => ExprType::object(
+            "map",
+            m.iter()
+                .map(|(k, v)| (k.to_string(), type_of_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> ExprType {
+    ExprType::object(
+        id,
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
+}
+
+/// The type of `$`: the input, and every stage output of every step (workflow-format.md §3.5).
+fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
+    let mut steps = BTreeMap::new();
+    for (id, step) in &wf.steps {
+        let common = [
+            (
+                "enabling",
+                obj(
+                    "enabling",
+                    [("resolved", obj("resolved", [("enabled", ExprType::Bool)]))],
+                ),
+            ),
+            (
+                "disabled",
+                obj(
+                    "disabled",
+                    [("output", obj("output", [("message", ExprType::String)]))],
+                ),
+            ),
+            (
+                "closed",
+                obj(
+                    "closed",
+                    [(
+                        "result",
+                        obj(
+                            "result",
+                            [
+                                ("cancelled", ExprType::Bool),
+                                ("close_requested", ExprType::Bool),
+                            ],
+                        ),
+                    )],
+                ),
+            ),
+        ];
+        let mut stages: BTreeMap<String, ExprType> = common
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        match &step.kind {
+            StepKind::Plugin(p) => {
+                let outputs = plugins
+                    .get(&super::plugin_key(p))
+                    .and_then(|pl| pl.schema.steps.get(&step_name(p, pl)))
+                    .map(|s| {
+                        s.outputs
+                            .iter()
+                            .map(|(k, o)| (k.clone(), o.schema.expr_type()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                stages.insert(
+                    "outputs".into(),
+                    ExprType::object(format!("steps.{id}.outputs"), outputs),
+                );
+                stages.insert(
+                    "starting".into(),
+                    obj("starting", [("started", obj("started", []))]),
+                );
+                stages.insert(
+                    "crashed".into(),
+                    obj(
+                        "crashed",
+                        [("error", obj("error", [("output", ExprType::String)]))],
+                    ),
+                );
+                stages.insert(
+                    "deploy_failed".into(),
+                    obj(
+                        "deploy_failed",
+                        [("error", obj("error", [("error", ExprType::String)]))],
+                    ),
+                );
+            }
+            StepKind::Foreach(f) => {
+                let sub_root = root_type(&f.workflow, plugins);
+                let item = f
+                    .workflow
+                    .outputs
+                    .get("success")
+                    .and_then(|t| check_tree(t, &sub_root, "").ok())
+                    .unwrap_or(ExprType::Any);
+                stages.insert(
+                    "outputs".into(),
+                    obj(
+                        "outputs",
+                        [(
+                            "success",
+                            obj("success", [("data", ExprType::List(Box::new(item)))]),
+                        )],
+                    ),
+                );
+                stages.insert(
+                    "failed".into(),
+                    obj(
+                        "failed",
+                        [(
+                            "error",
+                            obj(
+                                "error",
+                                [
+                                    (
+                                        "data",
+                                        ExprType::Map(
+                                            Box::new(ExprType::Int),
+                                            Box::new(ExprType::Any),
+                                        ),
+                                    ),
+                                    (
+                                        "errors",
+                                        ExprType::Map(
+                                            Box::new(ExprType::Int),
+                                            Box::new(ExprType::String),
+                                        ),
+                                    ),
+                                ],
+                            ),
+                        )],
+                    ),
+                );
+            }
+        }
+        steps.insert(id.clone(), ExprType::object(id.clone(), stages));
+    }
+    obj(
+        "$",
+        [
+            ("input", wf.input.expr_type()),
+            ("steps", ExprType::object("steps", steps)),
+        ],
+    )
+}

@@ -1,0 +1,982 @@
+//! Owns executing one workflow (or one foreach item): the DAG loop that starts steps when their
+//! data is ready, collects their results, decides the output, and cleans up every process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::task::JoinSet;
+
+use super::resolve::{resolve, DataView, PathStatus, Res};
+use super::step::{Control, PluginOutcome, PluginTask, StepInput};
+use crate::config::{Config, LogLevel};
+use crate::deployer::Plugin;
+use crate::value::{Key, Value};
+use crate::workflow::{ForeachStep, PluginStep, StepKind, Tree, Workflow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    None,
+    /// First Ctrl-C: cancel running steps, start nothing new.
+    Graceful,
+    /// Second Ctrl-C: kill everything now.
+    Kill,
+}
+
+pub struct Context {
+    pub context_dir: PathBuf,
+    pub plugins: HashMap<String, Arc<Plugin>>,
+    pub config: Arc<Config>,
+    pub interrupt: watch::Receiver<Interrupt>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    NotRun,
+    Running,
+    Succeeded,
+    ErrorOutput,
+    Crashed,
+    Disabled,
+    Skipped,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepReport {
+    pub id: String,
+    pub status: StepStatus,
+    pub output_id: Option<String>,
+    pub message: Option<String>,
+    pub debug_logs: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub output_id: String,
+    pub output_data: Value,
+    pub is_error: bool,
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExecError {
+    Failed {
+        message: String,
+        steps: Vec<StepReport>,
+    },
+    Interrupted {
+        steps: Vec<StepReport>,
+    },
+}
+
+impl ExecError {
+    pub fn steps(&self) -> &[StepReport] {
+        match self {
+            ExecError::Failed { steps, .. } | ExecError::Interrupted { steps } => steps,
+        }
+    }
+}
+
+enum Outcome {
+    Plugin(PluginOutcome),
+    Foreach(Result<Value, Value>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Running,
+    Finished,
+}
+
+struct StepState {
+    phase: Phase,
+    /// stage -> output id, for the stages that produced an output.
+    stages: BTreeMap<String, String>,
+    input_tx: Option<oneshot::Sender<StepInput>>,
+    control: Option<watch::Sender<Control>>,
+    started: Option<Instant>,
+    report: StepReport,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Executes `wf` with an already validated `input`. `label` prefixes step names in logs
+/// (foreach items use `loop[3] -> `).
+pub fn execute(
+    wf: Arc<Workflow>,
+    input: Value,
+    ctx: Arc<Context>,
+    scratch: PathBuf,
+    label: String,
+) -> BoxFuture<Result<RunResult, ExecError>> {
+    let stop = ctx.interrupt.clone();
+    execute_with(wf, input, ctx, scratch, label, stop)
+}
+
+fn execute_with(
+    wf: Arc<Workflow>,
+    input: Value,
+    ctx: Arc<Context>,
+    scratch: PathBuf,
+    label: String,
+    stop: watch::Receiver<Interrupt>,
+) -> BoxFuture<Result<RunResult, ExecError>> {
+    Box::pin(async move {
+        let mut run = Run::new(wf, input, ctx, scratch, label);
+        run.main_loop(stop).await
+    })
+}
+
+struct Run {
+    wf: Arc<Workflow>,
+    ctx: Arc<Context>,
+    root: Value,
+    steps: BTreeMap<String, StepState>,
+    tx: mpsc::UnboundedSender<(String, Outcome)>,
+    rx: mpsc::UnboundedReceiver<(String, Outcome)>,
+    tasks: JoinSet<()>,
+    scratch: PathBuf,
+    label: String,
+}
+
+impl DataView for Run {
+    fn status(&self, path: &[String]) -> PathStatus {
+        match path.first().map(String::as_str) {
+            Some("input") | None => PathStatus::Resolved,
+            Some("steps") => {
+                let Some(id) = path.get(1) else {
+                    return if self.steps.values().all(|s| s.phase == Phase::Finished) {
+                        PathStatus::Resolved
+                    } else {
+                        PathStatus::Pending
+                    };
+                };
+                let Some(state) = self.steps.get(id) else {
+                    return PathStatus::Unresolvable(format!("there is no step '{id}'"));
+                };
+                let Some(stage) = path.get(2) else {
+                    return if state.phase == Phase::Finished {
+                        PathStatus::Resolved
+                    } else {
+                        PathStatus::Pending
+                    };
+                };
+                match (state.stages.get(stage), path.get(3)) {
+                    (Some(_), None) => PathStatus::Resolved,
+                    (Some(have), Some(want)) if have == want => PathStatus::Resolved,
+                    (Some(have), Some(want)) => PathStatus::Unresolvable(format!(
+                        "step '{id}' ended with {stage} '{have}', not '{want}'{}",
+                        state
+                            .report
+                            .message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    )),
+                    (None, _) if state.phase == Phase::Finished => {
+                        PathStatus::Unresolvable(why_not(id, stage, state))
+                    }
+                    (None, _) => PathStatus::Pending,
+                }
+            }
+            Some(other) => PathStatus::Unresolvable(format!(
+                "'$.{other}' does not exist (use $.input or $.steps)"
+            )),
+        }
+    }
+    fn root(&self) -> &Value {
+        &self.root
+    }
+    fn context_dir(&self) -> &Path {
+        &self.ctx.context_dir
+    }
+}
+
+fn why_not(id: &str, stage: &str, state: &StepState) -> String {
+    let how = match state.report.status {
+        StepStatus::Crashed => "crashed",
+        StepStatus::Disabled => "was disabled",
+        StepStatus::Skipped => "could not run",
+        StepStatus::Cancelled => "was cancelled",
+        StepStatus::ErrorOutput | StepStatus::Succeeded => "ended",
+        StepStatus::NotRun | StepStatus::Running => "ended",
+    };
+    let out = state
+        .report
+        .output_id
+        .as_deref()
+        .map(|o| format!(" with output '{o}'"))
+        .unwrap_or_default();
+    let msg = state
+        .report
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    format!("step '{id}' {how}{out} so its '{stage}' stage has no data{msg}")
+}
+
+impl Run {
+    fn new(
+        wf: Arc<Workflow>,
+        input: Value,
+        ctx: Arc<Context>,
+        scratch: PathBuf,
+        label: String,
+    ) -> Run {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let root = Value::map_from([("input", input), ("steps", Value::Map(Default::default()))]);
+        let steps = wf
+            .steps
+            .keys()
+            .map(|id| {
+                let report = StepReport {
+                    id: format!("{label}{id}"),
+                    status: StepStatus::NotRun,
+                    output_id: None,
+                    message: None,
+                    debug_logs: String::new(),
+                    seconds: 0.0,
+                };
+                (
+                    id.clone(),
+                    StepState {
+                        phase: Phase::Waiting,
+                        stages: BTreeMap::new(),
+                        input_tx: None,
+                        control: None,
+                        started: None,
+                        report,
+                    },
+                )
+            })
+            .collect();
+        Run {
+            wf,
+            ctx,
+            root,
+            steps,
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            scratch,
+            label,
+        }
+    }
+
+    async fn main_loop(
+        &mut self,
+        mut stop: watch::Receiver<Interrupt>,
+    ) -> Result<RunResult, ExecError> {
+        self.prelaunch();
+        let mut interrupted = false;
+        let result = loop {
+            if !interrupted {
+                self.advance();
+            }
+            match self.pick_output() {
+                Ok(Some(r)) => break Ok(r),
+                Ok(None) => {}
+                Err(message) => break Err(message),
+            }
+            let running = self.steps.values().any(|s| s.phase == Phase::Running);
+            if !running {
+                if interrupted {
+                    break Err(String::new());
+                }
+                break Err(self.deadlock_message());
+            }
+            tokio::select! {
+                ev = self.rx.recv() => {
+                    if let Some((id, outcome)) = ev {
+                        self.on_outcome(&id, outcome);
+                    }
+                }
+                changed = stop.changed(), if !matches!(*stop.borrow(), Interrupt::Kill) => {
+                    let level = if changed.is_ok() { *stop.borrow() } else { Interrupt::None };
+                    match level {
+                        Interrupt::None => {}
+                        Interrupt::Graceful => {
+                            interrupted = true;
+                            self.stop_all(Control::Cancel("interrupted".into()), true);
+                        }
+                        Interrupt::Kill => {
+                            interrupted = true;
+                            self.stop_all(Control::Kill("interrupted".into()), true);
+                        }
+                    }
+                }
+            }
+        };
+        // Whatever ended the run, every process is stopped and reaped before we return.
+        self.stop_all(Control::Kill("the workflow finished".into()), false);
+        self.drain().await;
+        let steps = self.reports();
+        match result {
+            Ok(mut r) => {
+                r.steps = steps;
+                Ok(r)
+            }
+            Err(_) if interrupted => Err(ExecError::Interrupted { steps }),
+            Err(message) => Err(ExecError::Failed { message, steps }),
+        }
+    }
+
+    fn reports(&self) -> Vec<StepReport> {
+        self.steps.values().map(|s| s.report.clone()).collect()
+    }
+
+    /// Launches every plugin step's process right away, so Python start-up (~0.1 s) overlaps
+    /// with upstream steps; each waits for its input.
+    fn prelaunch(&mut self) {
+        let ids: Vec<String> = self.steps.keys().cloned().collect();
+        for id in ids {
+            let StepKind::Plugin(p) = &self.wf.steps[&id].kind else {
+                continue;
+            };
+            let Some(plugin) = self.ctx.plugins.get(&super::plugin_key(p)).cloned() else {
+                continue;
+            };
+            let step_name = step_name(p, &plugin);
+            let (input_tx, input_rx) = oneshot::channel();
+            let (control_tx, control_rx) = watch::channel(Control::Run);
+            let task = PluginTask {
+                plugin,
+                step: step_name,
+                run_id: id.clone(),
+                label: format!("step {}{id}", self.label),
+                cwd: self.scratch.join(&id),
+            };
+            let tx = self.tx.clone();
+            let id2 = id.clone();
+            self.tasks.spawn(async move {
+                if let Some(outcome) = task.run(input_rx, control_rx).await {
+                    let _ = tx.send((id2, Outcome::Plugin(outcome)));
+                }
+            });
+            if let Some(s) = self.steps.get_mut(&id) {
+                s.input_tx = Some(input_tx);
+                s.control = Some(control_tx);
+            }
+        }
+    }
+
+    /// Starts every step whose data is ready, until nothing changes.
+    fn advance(&mut self) {
+        loop {
+            let mut changed = false;
+            let waiting: Vec<String> = self
+                .steps
+                .iter()
+                .filter(|(_, s)| s.phase == Phase::Waiting)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for id in waiting {
+                changed |= self.try_start(&id);
+            }
+            self.check_stop_if();
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    fn try_start(&mut self, id: &str) -> bool {
+        let wf = self.wf.clone();
+        let step = &wf.steps[id];
+        if !self.steps[id].stages.contains_key("enabling") {
+            let enabled = match &step.enabled {
+                None => Res::Ready(Value::Bool(true)),
+                Some(t) => resolve(t, self),
+            };
+            match enabled {
+                Res::Pending => return false,
+                Res::Unresolvable(why) => {
+                    self.finish(
+                        id,
+                        StepStatus::Skipped,
+                        None,
+                        Some(format!("its 'enabled' value cannot be resolved: {why}")),
+                    );
+                    return true;
+                }
+                Res::Ready(Value::Bool(true)) => {
+                    self.set_stage(
+                        id,
+                        "enabling",
+                        "resolved",
+                        Value::map_from([("enabled", Value::Bool(true))]),
+                    );
+                }
+                Res::Ready(Value::Bool(false)) => {
+                    self.set_stage(
+                        id,
+                        "enabling",
+                        "resolved",
+                        Value::map_from([("enabled", Value::Bool(false))]),
+                    );
+                    let message = format!("Step {}{id} disabled", self.label);
+                    self.set_stage(
+                        id,
+                        "disabled",
+                        "output",
+                        Value::map_from([("message", Value::String(message.clone()))]),
+                    );
+                    tracing::info!("step {}{id}: disabled", self.label);
+                    self.finish(id, StepStatus::Disabled, None, Some(message));
+                    return true;
+                }
+                Res::Ready(other) => {
+                    let msg = format!(
+                        "'enabled' must be true or false, got {} ({other})",
+                        other.type_name()
+                    );
+                    self.crash(id, msg);
+                    return true;
+                }
+            }
+        }
+        let mut trees: Vec<(&str, &Tree)> = Vec::new();
+        if let Some(t) = &step.wait_for {
+            trees.push(("wait_for", t));
+        }
+        match &step.kind {
+            StepKind::Plugin(p) => {
+                trees.push(("input", &p.input));
+                if let Some(t) = &step.closure_wait_timeout {
+                    trees.push(("closure_wait_timeout", t));
+                }
+            }
+            StepKind::Foreach(f) => {
+                trees.push(("items", &f.items));
+                if let Some(t) = &f.parallelism {
+                    trees.push(("parallelism", t));
+                }
+            }
+        }
+        let mut values = BTreeMap::new();
+        for (name, tree) in trees {
+            match resolve(tree, self) {
+                Res::Pending => return false,
+                Res::Unresolvable(why) => {
+                    self.finish(
+                        id,
+                        StepStatus::Skipped,
+                        None,
+                        Some(format!("its {name} cannot be resolved: {why}")),
+                    );
+                    return true;
+                }
+                Res::Ready(v) => {
+                    values.insert(name, v);
+                }
+            }
+        }
+        let timeout = self.timeout_for(step.timeout);
+        match &step.kind {
+            StepKind::Plugin(p) => {
+                let input = values.remove("input").unwrap_or_default();
+                let closure_wait = match values.get("closure_wait_timeout") {
+                    None => Duration::from_millis(super::DEFAULT_CLOSURE_WAIT_MS),
+                    Some(Value::Int(ms)) if *ms >= 0 => Duration::from_millis(*ms as u64),
+                    Some(other) => {
+                        self.crash(id, format!("closure_wait_timeout must be a number of milliseconds >= 0, got {other}"));
+                        return true;
+                    }
+                };
+                self.start_plugin(id, p, input, timeout, closure_wait);
+            }
+            StepKind::Foreach(f) => {
+                let items = values.remove("items").unwrap_or_default();
+                let parallelism = match values.get("parallelism") {
+                    None => 1,
+                    Some(Value::Int(n)) if *n >= 1 => *n as usize,
+                    Some(other) => {
+                        self.crash(
+                            id,
+                            format!("parallelism must be an integer >= 1, got {other}"),
+                        );
+                        return true;
+                    }
+                };
+                match items {
+                    Value::List(items) => self.start_foreach(id, f, items, parallelism),
+                    other => self.crash(
+                        id,
+                        format!("items must be a list, got {}", other.type_name()),
+                    ),
+                }
+            }
+        }
+        true
+    }
+
+    fn timeout_for(&self, step: Option<f64>) -> Option<Duration> {
+        let secs = step
+            .or(self.wf.max_step_timeout)
+            .or(self.ctx.config.max_step_timeout)?;
+        (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+    }
+
+    fn start_plugin(
+        &mut self,
+        id: &str,
+        p: &PluginStep,
+        input: Value,
+        timeout: Option<Duration>,
+        closure_wait: Duration,
+    ) {
+        let Some(plugin) = self.ctx.plugins.get(&super::plugin_key(p)).cloned() else {
+            self.crash(id, "its plugin was not deployed".into());
+            return;
+        };
+        let name = step_name(p, &plugin);
+        let Some(schema) = plugin.schema.steps.get(&name) else {
+            self.crash(id, format!("the plugin has no step '{name}'"));
+            return;
+        };
+        let input = match schema.input.validate(&input) {
+            Ok(v) => v,
+            Err(e) => {
+                let at = if e.path.is_empty() {
+                    format!(": {}", e.message)
+                } else {
+                    format!(" -> {e}")
+                };
+                self.crash(id, format!("step '{}{id}' input{at}", self.label));
+                return;
+            }
+        };
+        let Some(tx) = self.steps.get_mut(id).and_then(|s| s.input_tx.take()) else {
+            self.crash(id, "its plugin process is gone".into());
+            return;
+        };
+        if tx
+            .send(StepInput {
+                input,
+                timeout,
+                closure_wait,
+            })
+            .is_err()
+        {
+            self.crash(id, "its plugin process is gone".into());
+            return;
+        }
+        tracing::info!("step {}{id}: started ({name})", self.label);
+        self.mark_running(id);
+    }
+
+    fn start_foreach(&mut self, id: &str, f: &ForeachStep, items: Vec<Value>, parallelism: usize) {
+        let (control_tx, control_rx) = watch::channel(Control::Run);
+        let sub = Arc::new((*f.workflow).clone());
+        let ctx = self.ctx.clone();
+        let scratch = self.scratch.join(id);
+        let label = format!("{}{id}", self.label);
+        let tx = self.tx.clone();
+        let id2 = id.to_string();
+        tracing::info!(
+            "step {label}: started (foreach over {} items, parallelism {parallelism})",
+            items.len()
+        );
+        self.tasks.spawn(async move {
+            let r = run_foreach(sub, items, parallelism, ctx, scratch, label, control_rx).await;
+            let _ = tx.send((id2, Outcome::Foreach(r)));
+        });
+        if let Some(s) = self.steps.get_mut(id) {
+            s.control = Some(control_tx);
+        }
+        self.mark_running(id);
+    }
+
+    fn mark_running(&mut self, id: &str) {
+        if let Some(s) = self.steps.get_mut(id) {
+            s.phase = Phase::Running;
+            s.started = Some(Instant::now());
+            s.report.status = StepStatus::Running;
+        }
+        self.set_stage(id, "starting", "started", Value::Map(Default::default()));
+    }
+
+    fn check_stop_if(&mut self) {
+        let wf = self.wf.clone();
+        let running: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|(_, s)| s.phase == Phase::Running)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in running {
+            let Some(t) = &wf.steps[&id].stop_if else {
+                continue;
+            };
+            if let Res::Ready(v) = resolve(t, self) {
+                if !matches!(v, Value::Bool(false) | Value::Null) {
+                    if let Some(c) = self.steps.get(&id).and_then(|s| s.control.as_ref()) {
+                        if *c.borrow() == Control::Run {
+                            let _ = c.send(Control::Cancel("stop_if is set".into()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_outcome(&mut self, id: &str, outcome: Outcome) {
+        match outcome {
+            Outcome::Plugin(PluginOutcome::Output {
+                output_id,
+                data,
+                debug_logs,
+            }) => {
+                if let Some(level) = self
+                    .ctx
+                    .config
+                    .logged_outputs
+                    .get(&output_id)
+                    .map(|l| l.level)
+                {
+                    log_output(level, &format!("{}{id}", self.label), &output_id, &data);
+                }
+                self.set_stage(id, "outputs", &output_id, data);
+                let is_error = self.output_is_error(id, &output_id);
+                if let Some(s) = self.steps.get_mut(id) {
+                    s.report.debug_logs = debug_logs;
+                }
+                tracing::info!(
+                    "step {}{id}: finished with output '{output_id}'",
+                    self.label
+                );
+                let status = if is_error {
+                    StepStatus::ErrorOutput
+                } else {
+                    StepStatus::Succeeded
+                };
+                self.finish(id, status, Some(output_id), None);
+            }
+            Outcome::Plugin(PluginOutcome::Crashed {
+                message,
+                debug_logs,
+            }) => {
+                if let Some(s) = self.steps.get_mut(id) {
+                    s.report.debug_logs = debug_logs;
+                }
+                self.crash(id, message);
+            }
+            Outcome::Plugin(PluginOutcome::Cancelled { reason }) => {
+                self.set_stage(
+                    id,
+                    "closed",
+                    "result",
+                    Value::map_from([
+                        ("cancelled", Value::Bool(true)),
+                        ("close_requested", Value::Bool(true)),
+                    ]),
+                );
+                self.finish(id, StepStatus::Cancelled, None, Some(reason));
+            }
+            Outcome::Foreach(Ok(data)) => {
+                self.set_stage(id, "outputs", "success", Value::map_from([("data", data)]));
+                tracing::info!("step {}{id}: all items succeeded", self.label);
+                self.finish(id, StepStatus::Succeeded, Some("success".into()), None);
+            }
+            Outcome::Foreach(Err(failure)) => {
+                let message = summarize_foreach_errors(&failure);
+                self.set_stage(id, "failed", "error", failure);
+                tracing::warn!("step {}{id}: {message}", self.label);
+                self.finish(id, StepStatus::Crashed, Some("error".into()), Some(message));
+            }
+        }
+    }
+
+    fn output_is_error(&self, id: &str, output_id: &str) -> bool {
+        let StepKind::Plugin(p) = &self.wf.steps[id].kind else {
+            return false;
+        };
+        self.ctx
+            .plugins
+            .get(&super::plugin_key(p))
+            .and_then(|pl| {
+                pl.schema
+                    .steps
+                    .get(&step_name(p, pl))
+                    .and_then(|s| s.outputs.get(output_id))
+                    .map(|o| o.error)
+            })
+            .unwrap_or(false)
+            || output_id == "error"
+    }
+
+    fn crash(&mut self, id: &str, message: String) {
+        tracing::warn!("step {}{id}: failed: {}", self.label, first_line(&message));
+        self.set_stage(
+            id,
+            "crashed",
+            "error",
+            Value::map_from([("output", Value::String(message.clone()))]),
+        );
+        self.finish(id, StepStatus::Crashed, None, Some(message));
+    }
+
+    fn finish(
+        &mut self,
+        id: &str,
+        status: StepStatus,
+        output_id: Option<String>,
+        message: Option<String>,
+    ) {
+        if let Some(s) = self.steps.get_mut(id) {
+            s.phase = Phase::Finished;
+            s.report.status = status;
+            s.report.output_id = output_id;
+            if message.is_some() {
+                s.report.message = message;
+            }
+            s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            // A step that will never run lets its prelaunched process go.
+            s.input_tx = None;
+        }
+    }
+
+    fn set_stage(&mut self, id: &str, stage: &str, output_id: &str, data: Value) {
+        if let Some(s) = self.steps.get_mut(id) {
+            s.stages.insert(stage.to_string(), output_id.to_string());
+        }
+        if let Value::Map(root) = &mut self.root {
+            let steps = root
+                .entry(Key::from("steps"))
+                .or_insert_with(|| Value::Map(Default::default()));
+            if let Value::Map(steps) = steps {
+                let step = steps
+                    .entry(Key::from(id))
+                    .or_insert_with(|| Value::Map(Default::default()));
+                if let Value::Map(step) = step {
+                    step.insert(Key::from(stage), Value::map_from([(output_id, data)]));
+                }
+            }
+        }
+    }
+
+    /// The first output (in id order) that resolves ends the run.
+    fn pick_output(&self) -> Result<Option<RunResult>, String> {
+        let mut reasons = Vec::new();
+        for (oid, tree) in &self.wf.outputs {
+            match resolve(tree, self) {
+                Res::Ready(data) => {
+                    if !matches!(data, Value::Map(_)) {
+                        return Err(format!(
+                            "output '{oid}' must be an object (a map), got {}",
+                            data.type_name()
+                        ));
+                    }
+                    if let Some(Some(schema)) =
+                        self.wf.output_schema.get(oid).map(|d| d.schema.as_ref())
+                    {
+                        if let Err(e) = schema.validate(&data) {
+                            return Err(format!(
+                                "output '{oid}' does not match its outputSchema: {e}"
+                            ));
+                        }
+                    }
+                    return Ok(Some(RunResult {
+                        output_id: oid.clone(),
+                        output_data: data,
+                        is_error: self.wf.is_error_output(oid),
+                        steps: Vec::new(),
+                    }));
+                }
+                Res::Pending => return Ok(None),
+                Res::Unresolvable(why) => reasons.push(format!("output '{oid}': {why}")),
+            }
+        }
+        Err(format!("no output can be produced: {}", reasons.join("; ")))
+    }
+
+    fn deadlock_message(&self) -> String {
+        let waiting: Vec<&str> = self
+            .steps
+            .iter()
+            .filter(|(_, s)| s.phase == Phase::Waiting)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        format!(
+            "no step is running and no output can be built (steps still waiting: {})",
+            if waiting.is_empty() {
+                "none".to_string()
+            } else {
+                waiting.join(", ")
+            }
+        )
+    }
+
+    fn stop_all(&mut self, control: Control, only_running: bool) {
+        for s in self.steps.values_mut() {
+            if s.phase == Phase::Waiting {
+                s.input_tx = None;
+                if only_running {
+                    continue;
+                }
+            }
+            if let Some(c) = &s.control {
+                let _ = c.send(control.clone());
+            }
+            if !only_running && s.phase == Phase::Running {
+                s.report.status = StepStatus::Cancelled;
+                s.report.message = Some("closed because the workflow finished".into());
+                s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+            }
+        }
+    }
+
+    async fn drain(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        while let Ok((id, outcome)) = self.rx.try_recv() {
+            if self
+                .steps
+                .get(&id)
+                .is_some_and(|s| s.phase == Phase::Running)
+            {
+                self.on_outcome(&id, outcome);
+            }
+        }
+    }
+}
+
+fn step_name(p: &PluginStep, plugin: &Plugin) -> String {
+    match &p.step {
+        Some(s) => s.clone(),
+        None => plugin
+            .schema
+            .steps
+            .keys()
+            .next()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+fn log_output(level: LogLevel, step: &str, output_id: &str, data: &Value) {
+    let text = format!("output of step {step} is '{output_id}': {data}");
+    match level {
+        LogLevel::Debug => tracing::debug!("{text}"),
+        LogLevel::Info => tracing::info!("{text}"),
+        LogLevel::Warning => tracing::warn!("{text}"),
+        LogLevel::Error => tracing::error!("{text}"),
+    }
+}
+
+fn summarize_foreach_errors(failure: &Value) -> String {
+    let errors = failure.get("errors").and_then(Value::as_map);
+    match errors {
+        Some(m) => {
+            let parts: Vec<String> = m
+                .iter()
+                .take(3)
+                .map(|(k, v)| format!("item {k}: {}", v.as_str().unwrap_or("")))
+                .collect();
+            format!("{} item(s) failed ({})", m.len(), parts.join("; "))
+        }
+        None => "some items failed".into(),
+    }
+}
+
+/// Runs the sub-workflow for every item, at most `parallelism` at once; results keep item order.
+async fn run_foreach(
+    sub: Arc<Workflow>,
+    items: Vec<Value>,
+    parallelism: usize,
+    ctx: Arc<Context>,
+    scratch: PathBuf,
+    label: String,
+    mut control: watch::Receiver<Control>,
+) -> Result<Value, Value> {
+    let (stop_tx, stop_rx) = watch::channel(Interrupt::None);
+    let sem = Arc::new(Semaphore::new(parallelism));
+    let mut set = JoinSet::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let sub = sub.clone();
+        let ctx = ctx.clone();
+        let sem = sem.clone();
+        let scratch = scratch.join(i.to_string());
+        let label = format!("{label}[{i}] -> ");
+        let stop = stop_rx.clone();
+        set.spawn(async move {
+            let Ok(_permit) = sem.acquire_owned().await else {
+                return (i, Err("cancelled".to_string()));
+            };
+            if *stop.borrow() != Interrupt::None {
+                return (i, Err("cancelled before it started".to_string()));
+            }
+            let input = match sub.input.validate(&item) {
+                Ok(v) => v,
+                Err(e) => {
+                    return (
+                        i,
+                        Err(format!(
+                            "the item does not match the sub-workflow input: {e}"
+                        )),
+                    )
+                }
+            };
+            let r = execute_with(sub.clone(), input, ctx, scratch, label, stop).await;
+            (
+                i,
+                match r {
+                    Ok(r) => Ok(r.output_data),
+                    Err(ExecError::Failed { message, .. }) => Err(message),
+                    Err(ExecError::Interrupted { .. }) => Err("cancelled".to_string()),
+                },
+            )
+        });
+    }
+    let mut results: BTreeMap<usize, Result<Value, String>> = BTreeMap::new();
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                Some(Ok((i, r))) => { results.insert(i, r); }
+                Some(Err(e)) => tracing::error!("a foreach item task failed: {e}"),
+                None => break,
+            },
+            changed = control.changed() => {
+                let c = if changed.is_ok() { control.borrow().clone() } else { Control::Run };
+                match c {
+                    Control::Run => {}
+                    Control::Cancel(_) => { let _ = stop_tx.send(Interrupt::Graceful); }
+                    Control::Kill(_) => { let _ = stop_tx.send(Interrupt::Kill); }
+                }
+            }
+        }
+    }
+    if results.values().all(Result::is_ok) {
+        return Ok(Value::List(
+            results.into_values().filter_map(Result::ok).collect(),
+        ));
+    }
+    let mut data = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for (i, r) in results {
+        match r {
+            Ok(v) => {
+                data.insert(Key::Int(i as i64), v);
+            }
+            Err(m) => {
+                errors.insert(Key::Int(i as i64), Value::String(m));
+            }
+        }
+    }
+    Err(Value::map_from([
+        ("data", Value::Map(data)),
+        ("errors", Value::Map(errors)),
+    ]))
+}

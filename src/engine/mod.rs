@@ -1,0 +1,203 @@
+//! Owns a run from files to result: loading and statically checking the workflow, deploying its
+//! plugins, validating the input, executing the DAG, and what the run returns.
+
+mod check;
+mod exec;
+pub mod resolve;
+mod step;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, PullPolicy};
+use crate::deployer::spec::ModuleSpec;
+use crate::deployer::{Deployer, Plugin};
+use crate::error::{Error, Result};
+use crate::value::Value;
+use crate::workflow::{PluginStep, StepKind, Workflow};
+
+pub use exec::{ExecError, Interrupt, RunResult, StepReport, StepStatus};
+
+/// Grace a plugin gets after CLIENT_DONE before its process group is killed.
+pub const EXIT_GRACE: Duration = Duration::from_millis(300);
+/// `closure_wait_timeout` default (ms): how long a cancelled step may take to answer.
+pub const DEFAULT_CLOSURE_WAIT_MS: u64 = 5000;
+
+/// A workflow with every plugin deployed and every static check passed.
+pub struct Loaded {
+    pub workflow: Workflow,
+    pub context: PathBuf,
+    /// Plugins by [`plugin_key`]; several steps may share one.
+    pub plugins: HashMap<String, Arc<Plugin>>,
+}
+
+pub fn plugin_key(p: &PluginStep) -> String {
+    format!("{}\u{0}{}", p.src, p.module.as_deref().unwrap_or(""))
+}
+
+/// Every plugin step of a workflow and of its foreach sub-workflows.
+pub fn plugin_steps(wf: &Workflow) -> Vec<(String, &PluginStep)> {
+    let mut out = Vec::new();
+    for (id, step) in &wf.steps {
+        match &step.kind {
+            StepKind::Plugin(p) => out.push((id.clone(), p)),
+            StepKind::Foreach(f) => out.extend(
+                plugin_steps(&f.workflow)
+                    .into_iter()
+                    .map(|(sub, p)| (format!("{id} -> {sub}"), p)),
+            ),
+        }
+    }
+    out
+}
+
+/// Parses every module spec a workflow needs, refusing deployment types we cannot serve.
+pub fn module_specs(
+    wf: &Workflow,
+    config: &Config,
+    context: &Path,
+) -> Result<BTreeMap<String, ModuleSpec>> {
+    let mut specs = BTreeMap::new();
+    for (step_id, p) in plugin_steps(wf) {
+        let werr = |message: String| Error::Workflow {
+            path: wf.path.clone(),
+            message,
+        };
+        match config.deployment_types.get(&p.deployment_type).map(String::as_str) {
+            Some("python") => {}
+            Some(other) => {
+                return Err(werr(format!(
+                    "steps -> {step_id} -> plugin -> deployment_type: '{}' uses the {other} deployer; arcaflow-py only runs python plugins",
+                    p.deployment_type
+                )))
+            }
+            None => {
+                return Err(werr(format!(
+                    "steps -> {step_id} -> plugin -> deployment_type: no deployer is configured for '{}' (configured: {})",
+                    p.deployment_type,
+                    config.deployment_types.keys().cloned().collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+        let spec = ModuleSpec::parse(&p.src, context)
+            .and_then(|s| s.with_module(p.module.as_deref()))
+            .map_err(|e| werr(format!("steps -> {step_id} -> plugin -> src: {e}")))?;
+        specs.insert(plugin_key(p), spec);
+    }
+    Ok(specs)
+}
+
+/// Deploys every distinct plugin in parallel (builds are I/O and subprocess bound).
+pub async fn deploy_all(
+    deployer: Arc<Deployer>,
+    specs: BTreeMap<String, ModuleSpec>,
+) -> Result<HashMap<String, Arc<Plugin>>> {
+    let rt = tokio::runtime::Handle::current();
+    let mut tasks = Vec::new();
+    for (key, spec) in specs {
+        let d = deployer.clone();
+        let rt = rt.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            (key, d.prepare(&spec, &rt))
+        }));
+    }
+    let mut plugins = HashMap::new();
+    let mut first_err = None;
+    for t in tasks {
+        match t.await {
+            Ok((key, Ok(p))) => {
+                plugins.insert(key, Arc::new(p));
+            }
+            Ok((_, Err(e))) => {
+                first_err.get_or_insert(e);
+            }
+            Err(e) => {
+                first_err.get_or_insert(Error::Run(format!("a deploy task failed: {e}")));
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(plugins),
+    }
+}
+
+pub async fn load(
+    workflow_path: &Path,
+    context: &Path,
+    config: &Config,
+    deployer: Arc<Deployer>,
+) -> Result<Loaded> {
+    let workflow = Workflow::load(workflow_path, context)?;
+    let specs = module_specs(&workflow, config, context)?;
+    let plugins = deploy_all(deployer, specs).await?;
+    check::check_workflow(&workflow, &plugins).map_err(|message| Error::Workflow {
+        path: workflow.path.clone(),
+        message,
+    })?;
+    Ok(Loaded {
+        workflow,
+        context: context.to_path_buf(),
+        plugins,
+    })
+}
+
+/// Reads and validates the workflow input; a bad input is a failed run (exit 3), as in the reference.
+pub fn read_input(path: Option<&Path>, wf: &Workflow) -> Result<Value> {
+    let raw = match path {
+        None => Value::Map(Default::default()),
+        Some(p) => {
+            let err = |message: String| Error::Input {
+                path: p.to_path_buf(),
+                message,
+            };
+            let text =
+                std::fs::read_to_string(p).map_err(|e| err(format!("cannot read it: {e}")))?;
+            if text.trim().is_empty() {
+                return Err(err("the file is empty".into()));
+            }
+            let y: serde_yaml::Value =
+                serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+            Value::from_yaml(&y)
+        }
+    };
+    wf.input.validate(&raw).map_err(|e| Error::Input {
+        path: path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("(no input file: {})")),
+        message: format!("the workflow input is invalid: {e}"),
+    })
+}
+
+pub struct RunSettings {
+    pub scratch: PathBuf,
+    pub config: Arc<Config>,
+    pub interrupt: tokio::sync::watch::Receiver<Interrupt>,
+}
+
+pub async fn execute(
+    loaded: &Loaded,
+    input: Value,
+    settings: RunSettings,
+) -> std::result::Result<RunResult, ExecError> {
+    let ctx = Arc::new(exec::Context {
+        context_dir: loaded.context.clone(),
+        plugins: loaded.plugins.clone(),
+        config: settings.config,
+        interrupt: settings.interrupt,
+    });
+    exec::execute(
+        Arc::new(loaded.workflow.clone()),
+        input,
+        ctx,
+        settings.scratch,
+        String::new(),
+    )
+    .await
+}
+
+pub fn effective_policy(config: &Config, flag: Option<PullPolicy>) -> PullPolicy {
+    flag.unwrap_or(config.python.module_pull_policy)
+}

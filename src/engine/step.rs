@@ -1,0 +1,231 @@
+//! Owns one plugin step's process: launched early so Python start-up overlaps upstream steps,
+//! given its input when it is ready, and cancelled, timed out or killed on request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, watch};
+
+use crate::atp::{AtpError, PluginProcess};
+use crate::deployer::Plugin;
+use crate::value::Value;
+
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control {
+    Run,
+    /// Ask the step to stop (cancel signal if it has one, then kill after the closure wait).
+    Cancel(String),
+    /// Stop now.
+    Kill(String),
+}
+
+pub struct StepInput {
+    pub input: Value,
+    pub timeout: Option<Duration>,
+    pub closure_wait: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub enum PluginOutcome {
+    Output {
+        output_id: String,
+        data: Value,
+        debug_logs: String,
+    },
+    Crashed {
+        message: String,
+        debug_logs: String,
+    },
+    Cancelled {
+        reason: String,
+    },
+}
+
+pub struct PluginTask {
+    pub plugin: Arc<Plugin>,
+    pub step: String,
+    pub run_id: String,
+    pub label: String,
+    pub cwd: PathBuf,
+}
+
+impl PluginTask {
+    /// Runs to completion. Returns `None` when the input never came (step skipped or run over).
+    pub async fn run(
+        self,
+        input: oneshot::Receiver<StepInput>,
+        mut control: watch::Receiver<Control>,
+    ) -> Option<PluginOutcome> {
+        let launched = self.launch().await;
+        let work = tokio::select! {
+            w = input => match w { Ok(w) => w, Err(_) => { finish(launched).await; return None; } },
+            _ = stopped(&mut control) => { finish(launched).await; return None; }
+        };
+        let mut process = match launched {
+            Ok(p) => p,
+            Err(e) => {
+                return Some(PluginOutcome::Crashed {
+                    message: e.to_string(),
+                    debug_logs: String::new(),
+                })
+            }
+        };
+        if let Err(e) = process.start_work(&self.run_id, &self.step, &work.input) {
+            process.kill().await;
+            return Some(PluginOutcome::Crashed {
+                message: e.to_string(),
+                debug_logs: String::new(),
+            });
+        }
+        let started = Instant::now();
+        let deadline = work.timeout.map(|t| started + t);
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sleep);
+        let outcome = tokio::select! {
+            r = process.result(&self.run_id) => Some(from_result(r)),
+            _ = &mut sleep => {
+                let secs = work.timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
+                let reason = format!("timed out after {} s", trim_float(secs));
+                self.stop(&mut process, &work, &reason).await;
+                Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new() })
+            }
+            c = stopped(&mut control) => {
+                match c {
+                    Control::Kill(reason) => Some(PluginOutcome::Cancelled { reason }),
+                    Control::Run => None,
+                    Control::Cancel(reason) => {
+                        // A result sent in answer to the cancel signal is a normal result.
+                        match self.stop(&mut process, &work, &reason).await {
+                            Some(r) => Some(from_result(Ok(r))),
+                            None => Some(PluginOutcome::Cancelled { reason }),
+                        }
+                    }
+                }
+            }
+        };
+        process.finish(super::EXIT_GRACE).await;
+        outcome
+    }
+
+    async fn launch(&self) -> Result<PluginProcess, AtpError> {
+        std::fs::create_dir_all(&self.cwd).map_err(|e| AtpError::Startup {
+            message: format!(
+                "cannot create the step's working directory {}: {e}",
+                self.cwd.display()
+            ),
+            stderr: String::new(),
+        })?;
+        let mut p = PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label)?;
+        let hello = p.handshake(STARTUP_TIMEOUT).await;
+        match hello {
+            Ok(h) => {
+                if !h
+                    .schema
+                    .get("steps")
+                    .and_then(|s| s.get(&self.step))
+                    .is_some()
+                {
+                    p.kill().await;
+                    return Err(AtpError::Startup {
+                        message: format!("the running plugin has no step '{}' (its cached schema is out of date: run 'arcaflow-py pull --pull-policy Always')", self.step),
+                        stderr: String::new(),
+                    });
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                p.kill().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends cancel when the step declares it and waits for its answer up to the closure wait.
+    async fn stop(
+        &self,
+        process: &mut PluginProcess,
+        work: &StepInput,
+        reason: &str,
+    ) -> Option<crate::atp::WorkDone> {
+        let has_cancel = self
+            .plugin
+            .schema
+            .steps
+            .get(&self.step)
+            .is_some_and(|s| s.has_cancel_signal());
+        if !has_cancel {
+            tracing::info!(
+                "{}: {reason}; it has no cancel signal, stopping its process",
+                self.label
+            );
+            return None;
+        }
+        tracing::info!("{}: {reason}; sending cancel", self.label);
+        if process
+            .signal(&self.run_id, "cancel", &Value::Map(Default::default()))
+            .is_err()
+        {
+            return None;
+        }
+        match tokio::time::timeout(work.closure_wait, process.result(&self.run_id)).await {
+            Ok(Ok(done)) => Some(done),
+            _ => {
+                tracing::info!(
+                    "{}: no answer to cancel within {} ms; killing it",
+                    self.label,
+                    work.closure_wait.as_millis()
+                );
+                None
+            }
+        }
+    }
+}
+
+async fn finish(p: Result<PluginProcess, AtpError>) {
+    if let Ok(p) = p {
+        p.finish(super::EXIT_GRACE).await;
+    }
+}
+
+/// Resolves when the control leaves `Run`; never resolves otherwise (or when the sender is gone).
+async fn stopped(control: &mut watch::Receiver<Control>) -> Control {
+    loop {
+        let c = control.borrow_and_update().clone();
+        if c != Control::Run {
+            return c;
+        }
+        if control.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
+    match r {
+        Ok(done) => PluginOutcome::Output {
+            output_id: done.output_id,
+            data: done.output_data,
+            debug_logs: done.debug_logs,
+        },
+        Err(e) => PluginOutcome::Crashed {
+            message: e.to_string(),
+            debug_logs: String::new(),
+        },
+    }
+}
+
+pub fn trim_float(f: f64) -> String {
+    if f.fract() == 0.0 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}

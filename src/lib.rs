@@ -1,0 +1,15 @@
+//! arcaflow-py: runs Arcaflow workflows whose plugins are Python modules, without containers.
+
+pub mod atp;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod deployer;
+pub mod engine;
+pub mod error;
+pub mod expr;
+pub mod logging;
+pub mod output;
+pub mod schema;
+pub mod value;
+pub mod workflow;

@@ -1,0 +1,454 @@
+//! Owns workflow files: parsing `version: v0.2.0` workflows into steps, outputs and schemas.
+
+pub mod tree;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value as Y;
+
+use crate::error::{Error, Result};
+use crate::schema::Scope;
+use crate::value::Value;
+pub use tree::Tree;
+
+pub const SUPPORTED_VERSION: &str = "v0.2.0";
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub path: PathBuf,
+    pub input: Scope,
+    pub steps: BTreeMap<String, Step>,
+    pub outputs: BTreeMap<String, Tree>,
+    /// `outputSchema`: declared output schemas and which outputs are errors.
+    pub output_schema: BTreeMap<String, DeclaredOutput>,
+    /// Seconds a step may run; negative means unlimited (seed 001's `maxStepTimeout`).
+    pub max_step_timeout: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeclaredOutput {
+    pub schema: Option<Scope>,
+    pub error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub kind: StepKind,
+    pub enabled: Option<Tree>,
+    pub wait_for: Option<Tree>,
+    pub stop_if: Option<Tree>,
+    pub closure_wait_timeout: Option<Tree>,
+    /// Per-step timeout override in seconds (negative: unlimited).
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Plugin(PluginStep),
+    Foreach(ForeachStep),
+}
+
+#[derive(Debug, Clone)]
+pub struct PluginStep {
+    pub deployment_type: String,
+    pub src: String,
+    /// Overrides the module to run (default: the spec's name with '-' turned into '_').
+    pub module: Option<String>,
+    pub step: Option<String>,
+    pub input: Tree,
+    pub deploy: Option<Tree>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeachStep {
+    /// Path relative to the context directory, as in the reference engine.
+    pub workflow_path: PathBuf,
+    pub workflow: Box<Workflow>,
+    pub items: Tree,
+    pub parallelism: Option<Tree>,
+}
+
+impl Workflow {
+    /// Loads `path`; sub-workflows of foreach steps are found relative to `context`.
+    pub fn load(path: &Path, context: &Path) -> Result<Workflow> {
+        load_nested(path, context, 0)
+    }
+
+    /// Whether the output with this id is an error output (exit code 2).
+    pub fn is_error_output(&self, id: &str) -> bool {
+        match self.output_schema.get(id) {
+            Some(d) => d.error,
+            None => id == "error",
+        }
+    }
+}
+
+fn load_nested(path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
+    let err = |message: String| Error::Workflow {
+        path: path.to_path_buf(),
+        message,
+    };
+    if depth > 16 {
+        return Err(err(
+            "foreach sub-workflows are nested more than 16 deep (is a workflow including itself?)"
+                .into(),
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    if text.trim().is_empty() {
+        return Err(err("the file is empty".into()));
+    }
+    let doc: Y = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+    parse(&doc, path, context, depth).map_err(err)
+}
+
+fn parse(
+    doc: &Y,
+    path: &Path,
+    context: &Path,
+    depth: usize,
+) -> std::result::Result<Workflow, String> {
+    let top = doc
+        .as_mapping()
+        .ok_or("the top level must be a map with version, input, steps and outputs")?;
+    let mut version = None;
+    let mut input = None;
+    let mut steps_node = None;
+    let mut outputs_node = None;
+    let mut output_node = None;
+    let mut output_schema_node = None;
+    let mut max_step_timeout = None;
+    for (k, v) in top {
+        match k.as_str() {
+            Some("version") => version = Some(v),
+            Some("input") => input = Some(v),
+            Some("steps") => steps_node = Some(v),
+            Some("outputs") => outputs_node = Some(v),
+            Some("output") => output_node = Some(v),
+            Some("outputSchema") => output_schema_node = Some(v),
+            Some("maxStepTimeout") => max_step_timeout = Some(seconds(v, "maxStepTimeout")?),
+            _ => {
+                return Err(format!(
+                    "invalid top-level key {}, expected one of: version, input, steps, outputs, output, outputSchema, maxStepTimeout",
+                    key_text(k)
+                ))
+            }
+        }
+    }
+    match version {
+        None => return Err("'version' is required (use version: v0.2.0)".into()),
+        Some(Y::String(v)) if v == SUPPORTED_VERSION => {}
+        Some(other) => {
+            return Err(format!(
+                "unsupported workflow version {}; only {SUPPORTED_VERSION} is supported",
+                scalar_text(other)
+            ))
+        }
+    }
+    let input = match input {
+        None => {
+            return Err("'input' is required: the input scope schema (root and objects)".into())
+        }
+        Some(node) => {
+            Scope::from_value(&Value::from_yaml(node)).map_err(|e| format!("input: {e}"))?
+        }
+    };
+    let steps_map = match steps_node {
+        None => return Err("'steps' is required and must have at least one step".into()),
+        Some(Y::Mapping(m)) if !m.is_empty() => m,
+        Some(_) => return Err("'steps' must be a map with at least one step".into()),
+    };
+    let mut steps = BTreeMap::new();
+    for (k, v) in steps_map {
+        let id = k
+            .as_str()
+            .ok_or_else(|| format!("step id {} must be a string", key_text(k)))?;
+        check_id(id).map_err(|e| format!("steps -> {id}: {e}"))?;
+        steps.insert(id.to_string(), parse_step(id, v, context, depth)?);
+    }
+    let outputs = match (outputs_node, output_node) {
+        (Some(_), Some(_)) => {
+            return Err("'outputs' and the deprecated 'output' cannot both be set".into())
+        }
+        (Some(Y::Mapping(m)), None) if !m.is_empty() => {
+            let mut outputs = BTreeMap::new();
+            for (k, v) in m {
+                let id = k
+                    .as_str()
+                    .ok_or_else(|| format!("output id {} must be a string", key_text(k)))?;
+                check_id(id).map_err(|e| format!("outputs -> {id}: {e}"))?;
+                outputs.insert(
+                    id.to_string(),
+                    Tree::from_yaml(v, &format!("outputs -> {id}"))?,
+                );
+            }
+            outputs
+        }
+        (Some(_), None) => return Err("'outputs' must be a map with at least one output".into()),
+        (None, Some(node)) => [("success".to_string(), Tree::from_yaml(node, "output")?)]
+            .into_iter()
+            .collect(),
+        (None, None) => {
+            return Err("'outputs' is required: a map from output id to the data it returns".into())
+        }
+    };
+    let mut output_schema = BTreeMap::new();
+    if let Some(node) = output_schema_node {
+        let m = node
+            .as_mapping()
+            .ok_or("outputSchema must be a map from output id to {schema, error}")?;
+        for (k, v) in m {
+            let id = k
+                .as_str()
+                .ok_or("outputSchema keys must be strings")?
+                .to_string();
+            output_schema.insert(id.clone(), parse_declared_output(&id, v)?);
+        }
+        for id in outputs.keys() {
+            if !output_schema.contains_key(id) {
+                return Err(format!("outputSchema has no entry for output '{id}' (when outputSchema is given, every output needs one)"));
+            }
+        }
+    }
+    Ok(Workflow {
+        path: path.to_path_buf(),
+        input,
+        steps,
+        outputs,
+        output_schema,
+        max_step_timeout,
+    })
+}
+
+fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
+    let m = v
+        .as_mapping()
+        .ok_or(format!("outputSchema -> {id} must be a map"))?;
+    let mut out = DeclaredOutput {
+        schema: None,
+        error: false,
+    };
+    for (k, v) in m {
+        match k.as_str() {
+            Some("schema") => {
+                out.schema = Some(
+                    Scope::from_value(&Value::from_yaml(v))
+                        .map_err(|e| format!("outputSchema -> {id} -> schema: {e}"))?,
+                )
+            }
+            Some("error") => {
+                out.error = v.as_bool().ok_or(format!(
+                    "outputSchema -> {id} -> error must be true or false"
+                ))?
+            }
+            Some("display") => {}
+            _ => {
+                return Err(format!(
+                    "outputSchema -> {id}: invalid key {}, expected one of: schema, error, display",
+                    key_text(k)
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_step(
+    id: &str,
+    node: &Y,
+    context: &Path,
+    depth: usize,
+) -> std::result::Result<Step, String> {
+    let at = format!("steps -> {id}");
+    let m = node.as_mapping().ok_or(format!("{at} must be a map"))?;
+    let kind = match m.get("kind") {
+        None => "plugin",
+        Some(Y::String(k)) => k.as_str(),
+        Some(other) => {
+            return Err(format!(
+                "{at} -> kind must be a string, got {}",
+                scalar_text(other)
+            ))
+        }
+    };
+    let tree = |key: &str| -> std::result::Result<Option<Tree>, String> {
+        m.get(key)
+            .map(|v| Tree::from_yaml(v, &format!("{at} -> {key}")))
+            .transpose()
+    };
+    let allowed: &[&str] = match kind {
+        "plugin" => &["kind", "plugin", "step", "input", "deploy", "enabled", "wait_for", "closure_wait_timeout", "stop_if", "timeout"],
+        "foreach" => &["kind", "workflow", "items", "parallelism", "enabled", "wait_for", "timeout"],
+        other => {
+            return Err(format!(
+                "{at}: the step kind '{other}' is not supported (only the following are: plugin, foreach)"
+            ))
+        }
+    };
+    for k in m.keys() {
+        if !k.as_str().is_some_and(|k| allowed.contains(&k)) {
+            return Err(format!(
+                "{at}: invalid key {}, expected one of: {}",
+                key_text(k),
+                allowed.join(", ")
+            ));
+        }
+    }
+    let timeout = m
+        .get("timeout")
+        .map(|v| seconds(v, &format!("{at} -> timeout")))
+        .transpose()?;
+    let kind = match kind {
+        "plugin" => StepKind::Plugin(parse_plugin_step(&at, m, &tree)?),
+        _ => {
+            let rel = m
+                .get("workflow")
+                .and_then(Y::as_str)
+                .ok_or(format!("{at} -> workflow is required: the sub-workflow file, relative to the context directory"))?;
+            let workflow_path = PathBuf::from(rel);
+            let full = context.join(&workflow_path);
+            let sub = load_nested(&full, context, depth + 1)
+                .map_err(|e| format!("{at} -> workflow: {e}"))?;
+            if !sub.outputs.contains_key("success") {
+                return Err(format!(
+                    "{at}: the sub-workflow {} must have an output named 'success'",
+                    rel
+                ));
+            }
+            let items = tree("items")?.ok_or(format!(
+                "{at} -> items is required: the list to run the sub-workflow for"
+            ))?;
+            StepKind::Foreach(ForeachStep {
+                workflow_path,
+                workflow: Box::new(sub),
+                items,
+                parallelism: tree("parallelism")?,
+            })
+        }
+    };
+    Ok(Step {
+        id: id.to_string(),
+        kind,
+        enabled: tree("enabled")?,
+        wait_for: tree("wait_for")?,
+        stop_if: tree("stop_if")?,
+        closure_wait_timeout: tree("closure_wait_timeout")?,
+        timeout,
+    })
+}
+
+fn parse_plugin_step(
+    at: &str,
+    m: &serde_yaml::Mapping,
+    tree: &dyn Fn(&str) -> std::result::Result<Option<Tree>, String>,
+) -> std::result::Result<PluginStep, String> {
+    let (deployment_type, src, module) = match m.get("plugin") {
+        None => {
+            return Err(format!(
+                "{at} -> plugin is required: {{deployment_type: python, src: <module spec>}}"
+            ))
+        }
+        // The legacy string form shown in the python deployer's README.
+        Some(Y::String(src)) => ("python".to_string(), src.clone(), None),
+        Some(Y::Mapping(p)) => {
+            let mut deployment_type = None;
+            let mut src = None;
+            let mut module = None;
+            for (k, v) in p {
+                let text = || {
+                    v.as_str().map(str::to_string).ok_or(format!(
+                        "{at} -> plugin -> {} must be a string",
+                        key_text(k)
+                    ))
+                };
+                match k.as_str() {
+                    Some("deployment_type") => deployment_type = Some(text()?),
+                    Some("src") => src = Some(text()?),
+                    Some("module") => module = Some(text()?),
+                    _ => {
+                        return Err(format!(
+                            "{at} -> plugin: invalid key {}, expected one of: deployment_type, src, module",
+                            key_text(k)
+                        ))
+                    }
+                }
+            }
+            let deployment_type = deployment_type.ok_or(format!(
+                "{at} -> plugin -> deployment_type is required (python)"
+            ))?;
+            let src = src.filter(|s| !s.is_empty()).ok_or(format!(
+                "{at} -> plugin -> src is required: the module spec"
+            ))?;
+            (deployment_type, src, module)
+        }
+        Some(other) => {
+            return Err(format!(
+                "{at} -> plugin must be a map or a module spec string, got {}",
+                scalar_text(other)
+            ))
+        }
+    };
+    let step = match m.get("step") {
+        None => None,
+        Some(Y::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(format!(
+                "{at} -> step must be a string, got {}",
+                scalar_text(other)
+            ))
+        }
+    };
+    let input = tree("input")?.ok_or(format!(
+        "{at} -> input is required (use input: {{}} for a step without input)"
+    ))?;
+    Ok(PluginStep {
+        deployment_type,
+        src,
+        module,
+        step,
+        input,
+        deploy: tree("deploy")?,
+    })
+}
+
+fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {
+    match v {
+        Y::Number(n) => n
+            .as_f64()
+            .ok_or(format!("{at} must be a number of seconds")),
+        _ => Err(format!(
+            "{at} must be a number of seconds (-1 for unlimited), got {}",
+            scalar_text(v)
+        )),
+    }
+}
+
+fn check_id(id: &str) -> std::result::Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 255
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '@' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{id}' is not a valid id (1-255 of letters, digits, '-', '_', '$', '@')"
+        ))
+    }
+}
+
+fn key_text(k: &Y) -> String {
+    match k.as_str() {
+        Some(s) => format!("'{s}'"),
+        None => scalar_text(k),
+    }
+}
+
+fn scalar_text(v: &Y) -> String {
+    serde_yaml::to_string(v)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| format!("{v:?}"))
+}
