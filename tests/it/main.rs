@@ -1,0 +1,5 @@
+//! Integration tests: the real binary, real git repositories, real venvs, real SDK plugins.
+
+mod support;
+
+mod foundation;
