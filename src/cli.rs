@@ -13,6 +13,7 @@ use crate::deployer::Deployer;
 use crate::engine::{self, ExecError, Interrupt};
 use crate::error::{exit, Error, Result};
 use crate::output::{self, Format};
+use crate::state::{self, RunState, Status};
 
 const EXIT_CODES: &str = "Exit codes:
   0    the workflow produced a non-error output (or the command succeeded)
@@ -43,6 +44,20 @@ enum Command {
     Pull(PullArgs),
     /// Run every static check on a workflow (and input) without running a step.
     Validate(RunArgs),
+    /// List recent runs and their status (newest first).
+    Runs(RunsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct RunsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -80,6 +95,9 @@ struct RunArgs {
     /// Format of the result document on stdout.
     #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
     output: Format,
+    /// Resume a run: steps that completed are not run again, unless the workflow or input changed.
+    #[arg(long, value_name = "RUN_ID")]
+    resume: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -135,6 +153,7 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Run(args) => run(args, verbosity, false).await,
         Command::Validate(args) => run(args, verbosity, true).await,
         Command::Pull(args) => pull(args, verbosity).await,
+        Command::Runs(args) => runs(args, verbosity),
     }
 }
 
@@ -233,34 +252,83 @@ async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
         eprintln!("{}: valid", paths.workflow.display());
         return Ok(exit::SUCCESS);
     }
-    let run_id = new_run_id();
-    let scratch = deployer.workdir().scratch_dir().join(&run_id);
+    let workdir = deployer.workdir().clone();
+    let files = engine::workflow_files(&loaded.workflow, &paths.context);
+    let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let input_hash = state::hash_value(&input);
+    let (run_id, resume) = match &args.resume {
+        None => (new_run_id(), engine::Resume::default()),
+        Some(id) => {
+            let old = RunState::load(&workdir, id)?;
+            if old.workflow_hash == workflow_hash && old.input_hash == input_hash {
+                let outputs = old.completed_outputs();
+                tracing::info!("resuming run {id}: {} completed step(s) are not run again", outputs.len());
+                (id.clone(), engine::Resume { outputs, from: id.clone() })
+            } else {
+                eprintln!("the workflow or its input changed since run {id}; starting it over");
+                (id.clone(), engine::Resume::default())
+            }
+        }
+    };
+    let mut st = RunState::new(&run_id, &paths.workflow, workflow_hash, input_hash);
+    st.set_status(Status::Started, "running");
+    st.save(&workdir)?;
+    let recorder = Arc::new(engine::Recorder { state: std::sync::Mutex::new(st), workdir: workdir.clone() });
+    let scratch = workdir.scratch_dir().join(&run_id);
     let (int_tx, int_rx) = tokio::sync::watch::channel(Interrupt::None);
     let signals = tokio::spawn(watch_signals(int_tx));
     let settings = engine::RunSettings {
         scratch: scratch.clone(),
         config: Arc::new(config),
         interrupt: int_rx,
+        recorder: Some(recorder.clone()),
+        resume,
     };
     tracing::info!("run {run_id}: {}", paths.workflow.display());
     let result = engine::execute(&loaded, input, settings).await;
     signals.abort();
     let _ = std::fs::remove_dir_all(&scratch);
+    let (status, message) = match &result {
+        Ok(r) => (Status::Completed, format!("finished with output '{}'", r.output_id)),
+        Err(ExecError::Interrupted { .. }) => (Status::Cancelled, "interrupted".to_string()),
+        Err(ExecError::Failed { message, .. }) => (Status::Failed, message.clone()),
+    };
+    recorder.update_final(status, message, result.as_ref().ok().map(|r| r.output_id.clone()));
     match result {
         Ok(r) => {
-            output::print(&output::render(
-                &output::document(&r.output_id, &r.output_data),
-                args.output,
-            ));
-            Ok(if r.is_error {
-                exit::ERROR_OUTPUT
-            } else {
-                exit::SUCCESS
-            })
+            output::print(&output::render(&output::document(&r.output_id, &r.output_data), args.output));
+            Ok(if r.is_error { exit::ERROR_OUTPUT } else { exit::SUCCESS })
         }
         Err(ExecError::Interrupted { .. }) => Err(Error::Interrupted),
-        Err(ExecError::Failed { message, .. }) => Err(Error::Run(message)),
+        Err(ExecError::Failed { message, .. }) => Err(Error::Run(format!("{message} (run {run_id})"))),
     }
+}
+
+fn runs(args: RunsArgs, verbosity: i8) -> Result<i32> {
+    crate::logging::init(verbosity, None);
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let config_path = args.common.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    let config = load_config(config_path.as_deref())?;
+    let root = Workdir::locate(args.common.workdir.as_deref(), config.python.workdir.as_deref(), &cwd)?;
+    let workdir = Workdir::open(root)?;
+    let runs: Vec<RunState> = state::list(&workdir).into_iter().take(args.limit).collect();
+    if args.json {
+        output::print(&format!("{}\n", serde_json::to_string_pretty(&runs).unwrap_or_default()));
+        return Ok(exit::SUCCESS);
+    }
+    let mut text = format!("{:<28} {:<10} {:<21} {:>5}  {}\n", "RUN", "STATUS", "CHANGED", "STEPS", "WORKFLOW");
+    for r in &runs {
+        text.push_str(&format!(
+            "{:<28} {:<10} {:<21} {:>5}  {}\n",
+            r.id,
+            format!("{:?}", r.status),
+            r.changed,
+            format!("{}/{}", r.executed_steps.len(), r.started_steps.len().max(r.executed_steps.len())),
+            r.workflow.display()
+        ));
+    }
+    output::print(&text);
+    Ok(exit::SUCCESS)
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.

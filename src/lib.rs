@@ -11,5 +11,6 @@ pub mod expr;
 pub mod logging;
 pub mod output;
 pub mod schema;
+pub mod state;
 pub mod value;
 pub mod workflow;

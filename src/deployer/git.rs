@@ -90,7 +90,7 @@ impl Mirror {
         }
         let what = reference.unwrap_or("HEAD");
         let hint = if fetch == Fetch::Offline {
-            " (offline: the pull policy is Never and the mirror does not have it)"
+            " (the pull policy is Never, so nothing is fetched and the local mirror does not have it; run 'arcaflow-py pull' first or use IfNotPresent)"
         } else {
             ""
         };

@@ -182,6 +182,15 @@ fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
     // Git must never ask for a password on a terminal nobody is watching.
     cmd.env("GIT_TERMINAL_PROMPT", "0");
     cmd.stdin(std::process::Stdio::null());
+    // An installer must not outlive us: a build interrupted by kill -9 is discarded anyway.
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let out: Output = cmd
         .output()
         .map_err(|e| format!("cannot run {what}: {e}"))?;

@@ -27,6 +27,37 @@ pub enum Interrupt {
     Kill,
 }
 
+/// Writes the top-level run's state file as steps start and finish.
+pub struct Recorder {
+    pub state: std::sync::Mutex<crate::state::RunState>,
+    pub workdir: crate::cache::Workdir,
+}
+
+impl Recorder {
+    pub fn update_final(&self, status: crate::state::Status, message: String, output_id: Option<String>) {
+        self.update(|st| {
+            st.set_status(status, message);
+            st.output_id = output_id;
+        });
+    }
+
+    fn update(&self, f: impl FnOnce(&mut crate::state::RunState)) {
+        if let Ok(mut st) = self.state.lock() {
+            f(&mut st);
+            if let Err(e) = st.save(&self.workdir) {
+                tracing::warn!("cannot save the run state: {e}");
+            }
+        }
+    }
+}
+
+/// What the top-level run starts from: recorded results of a resumed run.
+#[derive(Default)]
+pub struct Resume {
+    pub outputs: BTreeMap<String, (String, Value)>,
+    pub from: String,
+}
+
 pub struct Context {
     pub context_dir: PathBuf,
     pub plugins: HashMap<String, Arc<Plugin>>,
@@ -110,15 +141,21 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Executes `wf` with an already validated `input`. `label` prefixes step names in logs
 /// (foreach items use `loop[3] -> `).
-pub fn execute(
+pub fn execute_top(
     wf: Arc<Workflow>,
     input: Value,
     ctx: Arc<Context>,
     scratch: PathBuf,
-    label: String,
+    recorder: Option<Arc<Recorder>>,
+    resume: Resume,
 ) -> BoxFuture<Result<RunResult, ExecError>> {
     let stop = ctx.interrupt.clone();
-    execute_with(wf, input, ctx, scratch, label, stop)
+    Box::pin(async move {
+        let mut run = Run::new(wf, input, ctx, scratch, String::new());
+        run.recorder = recorder;
+        run.apply_resume(resume);
+        run.main_loop(stop).await
+    })
 }
 
 fn execute_with(
@@ -145,6 +182,7 @@ struct Run {
     tasks: JoinSet<()>,
     scratch: PathBuf,
     label: String,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl DataView for Run {
@@ -269,6 +307,22 @@ impl Run {
             tasks: JoinSet::new(),
             scratch,
             label,
+            recorder: None,
+        }
+    }
+
+    /// Steps that completed in the resumed run are finished before anything starts.
+    fn apply_resume(&mut self, resume: Resume) {
+        for (id, (output_id, data)) in resume.outputs {
+            if !self.steps.contains_key(&id) {
+                continue;
+            }
+            self.set_stage(&id, "enabling", "resolved", Value::map_from([("enabled", Value::Bool(true))]));
+            self.set_stage(&id, "starting", "started", Value::Map(Default::default()));
+            self.set_stage(&id, "outputs", &output_id, data);
+            let status = if self.output_is_error(&id, &output_id) { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
+            tracing::info!("step {id}: reusing its '{output_id}' output from run {}", resume.from);
+            self.finish(&id, status, Some(output_id), Some(format!("reused from run {}", resume.from)));
         }
     }
 
@@ -337,7 +391,7 @@ impl Run {
     /// Launches every plugin step's process right away, so Python start-up (~0.1 s) overlaps
     /// with upstream steps; each waits for its input.
     fn prelaunch(&mut self) {
-        let ids: Vec<String> = self.steps.keys().cloned().collect();
+        let ids: Vec<String> = self.steps.iter().filter(|(_, s)| s.phase == Phase::Waiting).map(|(k, _)| k.clone()).collect();
         for id in ids {
             let StepKind::Plugin(p) = &self.wf.steps[&id].kind else {
                 continue;
@@ -603,6 +657,9 @@ impl Run {
             s.report.status = StepStatus::Running;
         }
         self.set_stage(id, "starting", "started", Value::Map(Default::default()));
+        if let Some(r) = &self.recorder {
+            r.update(|st| st.step_started(id));
+        }
     }
 
     fn check_stop_if(&mut self) {
@@ -742,6 +799,22 @@ impl Run {
             s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
             // A step that will never run lets its prelaunched process go.
             s.input_tx = None;
+        }
+        if let Some(r) = &self.recorder {
+            let stages = &self.steps[id].stages;
+            let stage = ["outputs", "failed", "crashed", "disabled", "closed"].into_iter().find(|st| stages.contains_key(*st));
+            let status = format!("{status:?}");
+            match stage {
+                Some(stage) => {
+                    let oid = stages[stage].clone();
+                    let data = self.root.get("steps").and_then(|s| s.get(id)).and_then(|s| s.get(stage)).and_then(|s| s.get(&oid)).cloned().unwrap_or_default();
+                    r.update(|st| st.step_finished(id, stage, &oid, &data, &status));
+                }
+                None => {
+                    let msg = self.steps[id].report.message.clone().unwrap_or_default();
+                    r.update(|st| st.step_finished(id, "skipped", "", &Value::String(msg), &status));
+                }
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::value::Value;
 use crate::workflow::{PluginStep, StepKind, Workflow};
 
-pub use exec::{ExecError, Interrupt, RunResult, StepReport, StepStatus};
+pub use exec::{ExecError, Interrupt, Recorder, Resume, RunResult, StepReport, StepStatus};
 
 /// Grace a plugin gets after CLIENT_DONE before its process group is killed.
 pub const EXIT_GRACE: Duration = Duration::from_millis(300);
@@ -175,27 +175,29 @@ pub struct RunSettings {
     pub scratch: PathBuf,
     pub config: Arc<Config>,
     pub interrupt: tokio::sync::watch::Receiver<Interrupt>,
+    pub recorder: Option<Arc<Recorder>>,
+    pub resume: Resume,
 }
 
-pub async fn execute(
-    loaded: &Loaded,
-    input: Value,
-    settings: RunSettings,
-) -> std::result::Result<RunResult, ExecError> {
+pub async fn execute(loaded: &Loaded, input: Value, settings: RunSettings) -> std::result::Result<RunResult, ExecError> {
     let ctx = Arc::new(exec::Context {
         context_dir: loaded.context.clone(),
         plugins: loaded.plugins.clone(),
         config: settings.config,
         interrupt: settings.interrupt,
     });
-    exec::execute(
-        Arc::new(loaded.workflow.clone()),
-        input,
-        ctx,
-        settings.scratch,
-        String::new(),
-    )
-    .await
+    exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.recorder, settings.resume).await
+}
+
+/// Every workflow file a run depends on: the workflow and its foreach sub-workflows.
+pub fn workflow_files(wf: &Workflow, context: &Path) -> Vec<PathBuf> {
+    let mut out = vec![wf.path.clone()];
+    for step in wf.steps.values() {
+        if let StepKind::Foreach(f) = &step.kind {
+            out.extend(workflow_files(&f.workflow, context));
+        }
+    }
+    out
 }
 
 pub fn effective_policy(config: &Config, flag: Option<PullPolicy>) -> PullPolicy {

@@ -2,4 +2,5 @@
 
 mod support;
 
+mod deployer;
 mod foundation;
