@@ -275,6 +275,8 @@ async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
     st.save(&workdir)?;
     let recorder = Arc::new(engine::Recorder { state: std::sync::Mutex::new(st), workdir: workdir.clone() });
     let scratch = workdir.scratch_dir().join(&run_id);
+    // Held while the run lives, so `cache prune` knows its scratch directory is in use.
+    let _run_lock = crate::cache::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
     let (int_tx, int_rx) = tokio::sync::watch::channel(Interrupt::None);
     let signals = tokio::spawn(watch_signals(int_tx));
     let settings = engine::RunSettings {

@@ -90,18 +90,19 @@ pub fn module_specs(
 }
 
 /// Deploys every distinct plugin in parallel (builds are I/O and subprocess bound).
-pub async fn deploy_all(
-    deployer: Arc<Deployer>,
-    specs: BTreeMap<String, ModuleSpec>,
-) -> Result<HashMap<String, Arc<Plugin>>> {
+pub async fn deploy_all(deployer: Arc<Deployer>, specs: BTreeMap<String, ModuleSpec>) -> Result<HashMap<String, Arc<Plugin>>> {
     let rt = tokio::runtime::Handle::current();
+    // Shared with other runs, exclusive for `cache prune/clean`: nothing is removed while we
+    // resolve, build and mark our builds in use.
+    let lock_path = deployer.workdir().lock_path("cache");
+    let _cache_lock = tokio::task::spawn_blocking(move || crate::cache::lock_shared(&lock_path))
+        .await
+        .map_err(|e| Error::Cache(format!("cannot lock the cache: {e}")))??;
     let mut tasks = Vec::new();
     for (key, spec) in specs {
         let d = deployer.clone();
         let rt = rt.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            (key, d.prepare(&spec, &rt))
-        }));
+        tasks.push(tokio::task::spawn_blocking(move || (key, d.prepare(&spec, &rt))));
     }
     let mut plugins = HashMap::new();
     let mut first_err = None;
