@@ -46,6 +46,44 @@ enum Command {
     Validate(RunArgs),
     /// List recent runs and their status (newest first).
     Runs(RunsArgs),
+    /// Work with one plugin: print its schema, or run one of its steps.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Print a plugin's schema (building its venv if needed).
+    Schema {
+        /// The module spec, as in a workflow's `src`.
+        spec: String,
+        /// Only this step.
+        #[arg(long)]
+        step: Option<String>,
+        /// JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Run one step of a plugin with an input file and print its output document.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        spec: String,
+        /// The step to run (required when the plugin has several).
+        #[arg(long)]
+        step: Option<String>,
+        /// The step's input, as YAML.
+        #[arg(short, long, value_name = "FILE")]
+        input: PathBuf,
+        /// Seconds before the step is cancelled and killed.
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
+        output: Format,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -154,6 +192,7 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Validate(args) => run(args, verbosity, true).await,
         Command::Pull(args) => pull(args, verbosity).await,
         Command::Runs(args) => runs(args, verbosity),
+        Command::Plugin(cmd) => plugin(cmd, verbosity).await,
     }
 }
 
@@ -331,6 +370,68 @@ fn runs(args: RunsArgs, verbosity: i8) -> Result<i32> {
     }
     output::print(&text);
     Ok(exit::SUCCESS)
+}
+
+async fn plugin(cmd: PluginCommand, verbosity: i8) -> Result<i32> {
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let (spec, common) = match &cmd {
+        PluginCommand::Schema { spec, common, .. } | PluginCommand::Run { spec, common, .. } => (spec.clone(), common.clone()),
+    };
+    let context = common.context.as_ref().map(|c| if c.is_absolute() { c.clone() } else { cwd.join(c) }).unwrap_or(cwd.clone());
+    let config_path = common.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
+    let config = load_config(config_path.as_deref())?;
+    crate::logging::init(verbosity, config.log.level);
+    let deployer = deployer(&common, &config, &context)?;
+    let module = ModuleSpec::parse(&spec, &context)?;
+    let plugins = engine::deploy_all(deployer.clone(), [("spec".to_string(), module)].into_iter().collect()).await?;
+    let Some(plugin) = plugins.into_values().next() else { return Err(Error::Run("the plugin was not deployed".into())) };
+    let pick_step = |step: &Option<String>| -> Result<String> {
+        match step {
+            Some(s) => Ok(s.clone()),
+            None if plugin.schema.steps.len() == 1 => Ok(plugin.schema.steps.keys().next().cloned().unwrap_or_default()),
+            None => Err(Error::Usage(format!(
+                "--step is required: the plugin has several steps ({})",
+                plugin.schema.steps.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    };
+    match cmd {
+        PluginCommand::Schema { step, json, .. } => {
+            let doc = match &step {
+                None => plugin.schema_value.clone(),
+                Some(s) => plugin.schema_value.get("steps").and_then(|st| st.get(s)).cloned().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "the plugin has no step '{s}' (it has: {})",
+                        plugin.schema.steps.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                })?,
+            };
+            output::print(&output::render(&doc, if json { Format::Json } else { Format::Yaml }));
+            Ok(exit::SUCCESS)
+        }
+        PluginCommand::Run { step, input, timeout, output: format, .. } => {
+            let step = pick_step(&step)?;
+            let path = if input.is_absolute() { input.clone() } else { cwd.join(&input) };
+            let err = |message: String| Error::Input { path: path.clone(), message };
+            let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read it: {e}")))?;
+            let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+            let value = crate::value::Value::from_yaml(&y);
+            let scratch = deployer.workdir().scratch_dir().join(new_run_id());
+            let timeout = timeout.filter(|t| *t >= 0.0 && t.is_finite()).map(std::time::Duration::from_secs_f64);
+            let outcome = engine::run_single(plugin, &step, &value, &scratch, timeout).await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            match outcome? {
+                engine::SingleOutcome::Output { output_id, data, debug_logs, is_error } => {
+                    if !debug_logs.is_empty() {
+                        eprint!("{debug_logs}");
+                    }
+                    output::print(&output::render(&output::document(&output_id, &data), format));
+                    Ok(if is_error { exit::ERROR_OUTPUT } else { exit::SUCCESS })
+                }
+                engine::SingleOutcome::Failed(message) => Err(Error::Run(format!("step '{step}' failed: {message}"))),
+            }
+        }
+    }
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.

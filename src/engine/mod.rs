@@ -204,3 +204,41 @@ pub fn workflow_files(wf: &Workflow, context: &Path) -> Vec<PathBuf> {
 pub fn effective_policy(config: &Config, flag: Option<PullPolicy>) -> PullPolicy {
     flag.unwrap_or(config.python.module_pull_policy)
 }
+
+/// What running one plugin step on its own produced (`arcaflow-py plugin run`).
+pub enum SingleOutcome {
+    Output { output_id: String, data: Value, debug_logs: String, is_error: bool },
+    Failed(String),
+}
+
+/// Runs one step of a deployed plugin with `input`, like the reference engine's run-plugin.
+pub async fn run_single(plugin: Arc<Plugin>, step: &str, input: &Value, scratch: &Path, timeout: Option<Duration>) -> Result<SingleOutcome> {
+    let Some(schema) = plugin.schema.steps.get(step) else {
+        let names: Vec<&str> = plugin.schema.steps.keys().map(String::as_str).collect();
+        return Err(Error::Usage(format!("the plugin {} has no step '{step}' (it has: {})", plugin.spec, names.join(", "))));
+    };
+    let input = schema.input.validate(input).map_err(|e| Error::Input {
+        path: PathBuf::from("(step input)"),
+        message: format!("step '{step}' input{}", if e.path.is_empty() { format!(": {}", e.message) } else { format!(" -> {e}") }),
+    })?;
+    let is_error_output = |id: &str| id == "error" || schema.outputs.get(id).is_some_and(|o| o.error);
+    let task = step::PluginTask {
+        plugin: plugin.clone(),
+        step: step.to_string(),
+        run_id: step.to_string(),
+        label: format!("step {step}"),
+        cwd: scratch.to_path_buf(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (_control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);
+    let _ = tx.send(step::StepInput { input, timeout, closure_wait: Duration::from_millis(DEFAULT_CLOSURE_WAIT_MS) });
+    Ok(match task.run(rx, control_rx).await {
+        Some(step::PluginOutcome::Output { output_id, data, debug_logs }) => {
+            let is_error = is_error_output(&output_id);
+            SingleOutcome::Output { output_id, data, debug_logs, is_error }
+        }
+        Some(step::PluginOutcome::Crashed { message, .. }) => SingleOutcome::Failed(message),
+        Some(step::PluginOutcome::Cancelled { reason }) => SingleOutcome::Failed(reason),
+        None => SingleOutcome::Failed("the step did not run".into()),
+    })
+}

@@ -4,3 +4,4 @@ mod support;
 
 mod deployer;
 mod foundation;
+mod protocol;
