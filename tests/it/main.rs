@@ -4,4 +4,5 @@ mod support;
 
 mod deployer;
 mod foundation;
+mod lifecycle;
 mod protocol;
