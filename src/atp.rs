@@ -674,7 +674,16 @@ fn work_done(data: &Value) -> Result<WorkDone, String> {
 /// The SDK prefixes errors with `Error while calling step run/step:` and appends a traceback;
 /// keep the message first and the traceback after it.
 fn tidy_plugin_error(e: &str) -> String {
-    e.trim().to_string()
+    let e = e.trim();
+    let e = match e.strip_prefix("Error while calling step ") {
+        // "run/step:message" - the engine already names the step.
+        Some(rest) => rest.split_once(':').map(|(_, m)| m).unwrap_or(rest),
+        None => e,
+    };
+    match e.split_once("Traceback (most recent call last):") {
+        Some((message, trace)) => format!("{}\nTraceback (most recent call last):{}", message.trim(), trace.trim_end()),
+        None => e.to_string(),
+    }
 }
 
 fn first_line(s: &str) -> &str {

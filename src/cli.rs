@@ -46,6 +46,12 @@ enum Command {
     Validate(RunArgs),
     /// List recent runs and their status (newest first).
     Runs(RunsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
     /// Work with one plugin: print its schema, or run one of its steps.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -136,6 +142,9 @@ struct RunArgs {
     /// Resume a run: steps that completed are not run again, unless the workflow or input changed.
     #[arg(long, value_name = "RUN_ID")]
     resume: Option<String>,
+    /// Write a JUnit XML report (one test case per step) to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -193,6 +202,20 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Pull(args) => pull(args, verbosity).await,
         Command::Runs(args) => runs(args, verbosity),
         Command::Plugin(cmd) => plugin(cmd, verbosity).await,
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "arcaflow-py", &mut out);
+            output::print(&String::from_utf8_lossy(&out));
+            Ok(exit::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Error::io("cannot render the man page", e))?;
+            output::print(&String::from_utf8_lossy(&out));
+            Ok(exit::SUCCESS)
+        }
     }
 }
 
@@ -281,6 +304,21 @@ fn deployer(common: &Common, config: &Config, context: &Path) -> Result<Arc<Depl
 }
 
 async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
+    let started = std::time::Instant::now();
+    let junit = args.junit.clone();
+    let mut steps = Vec::new();
+    let result = run_workflow(args.clone(), verbosity, validate_only, &mut steps).await;
+    crate::progress::clear();
+    if let Some(path) = junit {
+        let name = resolve_paths(&args).map(|p| p.workflow.display().to_string()).unwrap_or_else(|_| "workflow".into());
+        let run_error = result.as_ref().err().map(|e| e.to_string());
+        let summary = crate::report::Summary { name: &name, seconds: started.elapsed().as_secs_f64(), steps: &steps, run_error: run_error.as_deref() };
+        crate::report::write_junit(&path, &summary)?;
+    }
+    result
+}
+
+async fn run_workflow(args: RunArgs, verbosity: i8, validate_only: bool, reports: &mut Vec<engine::StepReport>) -> Result<i32> {
     let paths = resolve_paths(&args)?;
     let config = load_config(paths.config.as_deref())?;
     crate::logging::init(verbosity, config.log.level);
@@ -335,6 +373,11 @@ async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
         Err(ExecError::Failed { message, .. }) => (Status::Failed, message.clone()),
     };
     recorder.update_final(status, message, result.as_ref().ok().map(|r| r.output_id.clone()));
+    *reports = match &result {
+        Ok(r) => r.steps.clone(),
+        Err(e) => e.steps().to_vec(),
+    };
+    crate::progress::clear();
     match result {
         Ok(r) => {
             output::print(&output::render(&output::document(&r.output_id, &r.output_data), args.output));

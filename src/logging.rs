@@ -6,13 +6,17 @@ use crate::config::LogLevel;
 
 /// `verbosity`: -1 for --quiet, 0 default, 1 for -v, 2 for -vv.
 pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
+    crate::progress::init(verbosity < 0);
     let level = match verbosity {
         i8::MIN..=-1 => "error",
         0 => match config_level {
             Some(LogLevel::Debug) => "debug",
             Some(LogLevel::Warning) => "warn",
             Some(LogLevel::Error) => "error",
-            Some(LogLevel::Info) | None => "info",
+            Some(LogLevel::Info) => "info",
+            // On a terminal the progress display says what info lines would.
+            None if crate::progress::active() => "warn",
+            None => "info",
         },
         1 => "debug",
         _ => "trace",
@@ -25,8 +29,20 @@ pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| ProgressAwareStderr)
         .with_target(false)
         .with_ansi(ansi)
         .try_init();
+}
+
+/// Writes log lines through the progress display, so bars and lines do not tear each other.
+struct ProgressAwareStderr;
+
+impl std::io::Write for ProgressAwareStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::progress::suspend(|| std::io::stderr().write(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -151,10 +151,7 @@ impl Deployer {
         let resolved = self.resolve(spec)?;
         let python = self.interpreter()?.clone();
         let key = self.key(spec, &resolved, &python);
-        let entry = self
-            .workdir
-            .venvs_dir()
-            .join(format!("{}-{}", spec.name, &key[..16]));
+        let entry = self.entry_dir(spec, &key);
         std::fs::create_dir_all(&entry)
             .map_err(|e| Error::io(format!("cannot create {}", entry.display()), e))?;
 
@@ -177,7 +174,14 @@ impl Deployer {
         let started = std::time::Instant::now();
         let build_id = format!("b{}-{}", now_nanos(), std::process::id());
         let build_dir = entry.join(&build_id);
+        let key = format!("build:{}", entry.display());
+        crate::progress::start(&key, format!("building {shown}"));
         let result = self.build(spec, &resolved, &python, &build_dir, rt);
+        crate::progress::finish(
+            &key,
+            result.is_ok(),
+            format!("{} {shown} ({:.1} s)", if result.is_ok() { "built" } else { "failed to build" }, started.elapsed().as_secs_f64()),
+        );
         match result {
             Ok((schema_value, installer)) => {
                 let meta = BuildMeta {
@@ -214,6 +218,54 @@ impl Deployer {
                 Err(e)
             }
         }
+    }
+
+    fn entry_dir(&self, spec: &ModuleSpec, key: &str) -> PathBuf {
+        self.workdir.venvs_dir().join(format!("{}-{}", spec.name, &key[..16]))
+    }
+
+    /// The cache entry (`venvs/<name>-<key>`) that `spec` maps to, computed without building,
+    /// fetching or writing anything (for `cache prune --keep`). A branch or tag is resolved in the
+    /// existing mirror only; `Ok(None)` when the source cannot be resolved offline (no mirror, a
+    /// ref it does not have, a local directory that is gone).
+    pub fn entry_offline(&self, spec: &ModuleSpec) -> Result<Option<PathBuf>> {
+        let (commit, subdirectory) = match &spec.source {
+            Source::Git { url, reference, subdirectory } => {
+                let path = git::mirror_path(&self.workdir, url);
+                // `Mirror::open` would re-create a broken mirror: only open one that is intact.
+                let in_mirror = if git2::Repository::open_bare(&path).is_ok() {
+                    git::Mirror::open(&self.workdir, url)?
+                        .resolve(reference.as_deref(), git::Fetch::Offline)
+                        .ok()
+                        .map(|c| c.to_string())
+                } else {
+                    None
+                };
+                let full_sha = reference
+                    .as_deref()
+                    .filter(|r| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()))
+                    .map(str::to_ascii_lowercase);
+                match in_mirror.or(full_sha) {
+                    Some(c) => (Some(c), subdirectory.clone()),
+                    None => return Ok(None),
+                }
+            }
+            Source::Local { path } => {
+                if !path.is_dir() {
+                    return Ok(None);
+                }
+                (Some(format!("content-{}", &tree_digest(path)?[..16])), None)
+            }
+            Source::PyPi { .. } => (None, None),
+        };
+        let resolved = Resolved {
+            identity: spec.source_identity(),
+            commit,
+            subdirectory,
+            target: Target::Requirement(String::new()),
+        };
+        let key = self.key(spec, &resolved, self.interpreter()?);
+        Ok(Some(self.entry_dir(spec, &key)))
     }
 
     /// The complete build that `current` names, marked in use; `None` if there is none (or, when

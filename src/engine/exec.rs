@@ -660,6 +660,7 @@ impl Run {
         if let Some(r) = &self.recorder {
             r.update(|st| st.step_started(id));
         }
+        crate::progress::start(&format!("step:{}{id}", self.label), format!("step {}{id}", self.label));
     }
 
     fn check_stop_if(&mut self) {
@@ -799,6 +800,18 @@ impl Run {
             s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
             // A step that will never run lets its prelaunched process go.
             s.input_tx = None;
+            if s.started.is_some() {
+                let ok = matches!(status, StepStatus::Succeeded);
+                let what = match &s.report.output_id {
+                    Some(o) => format!("output '{o}'"),
+                    None => format!("{status:?}").to_lowercase(),
+                };
+                crate::progress::finish(
+                    &format!("step:{}{id}", self.label),
+                    ok,
+                    format!("step {}{id}: {what} ({:.1} s)", self.label, s.report.seconds),
+                );
+            }
         }
         if let Some(r) = &self.recorder {
             let stages = &self.steps[id].stages;

@@ -75,7 +75,7 @@ pub fn module_specs(
             }
             None => {
                 return Err(werr(format!(
-                    "steps -> {step_id} -> plugin -> deployment_type: no deployer is configured for '{}' (configured: {})",
+                    "steps -> {step_id} -> plugin -> deployment_type: no deployer is configured for '{}' (configured: {}); arcaflow-py runs python plugins: use deployment_type: python",
                     p.deployment_type,
                     config.deployment_types.keys().cloned().collect::<Vec<_>>().join(", ")
                 )))

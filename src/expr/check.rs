@@ -26,9 +26,9 @@ impl Checker<'_> {
             Kind::Bool(_) => Ok(ExprType::Bool),
             Kind::Root => Ok(self.root.clone()),
             Kind::Call { name, args } => self.call(node, name, args),
-            Kind::Unary { ops, operand } => self.unary(node, ops, operand),
-            Kind::Binary { first, rest } => self.binary(node, first, rest),
-            Kind::Access { base, steps } => self.access(node, base, steps),
+            Kind::Unary { ops, operand } => self.unary(ops, operand),
+            Kind::Binary { first, rest } => self.binary(first, rest),
+            Kind::Access { base, steps } => self.access(base, steps),
         }
     }
 
@@ -37,35 +37,39 @@ impl Checker<'_> {
         let Some(builtin) = functions::lookup(name) else {
             return Err(fail(format!("unknown function '{name}'")));
         };
-        let types = args.iter().map(|a| self.type_of(a)).collect::<Result<Vec<_>, _>>()?;
+        // A plain loop rather than `collect`: iterator adapters add frames at every nesting level.
+        let mut types = Vec::with_capacity(args.len());
+        for arg in args {
+            types.push(self.type_of(arg)?);
+        }
         builtin.check(&types).map_err(fail)
     }
 
-    fn unary(&self, node: &Node, ops: &[Prefix], operand: &Node) -> Result<ExprType, ExprError> {
+    fn unary(&self, ops: &[Prefix], operand: &Node) -> Result<ExprType, ExprError> {
         let mut t = self.type_of(operand)?;
         for prefix in ops.iter().rev() {
-            t = unary_type(prefix.op, &t).map_err(|m| type_error(self.src, prefix.start, node.end, m))?;
+            t = unary_type(prefix.op, &t).map_err(|m| type_error(self.src, prefix.start, operand.end, m))?;
         }
         Ok(t)
     }
 
-    fn binary(&self, node: &Node, first: &Node, rest: &[(BinOp, Node)]) -> Result<ExprType, ExprError> {
+    fn binary(&self, first: &Node, rest: &[(BinOp, Node)]) -> Result<ExprType, ExprError> {
         let mut t = self.type_of(first)?;
         for (op, operand) in rest {
             let right = self.type_of(operand)?;
-            t = binary_type(*op, &t, &right).map_err(|m| type_error(self.src, node.start, operand.end, m))?;
+            t = binary_type(*op, &t, &right).map_err(|m| type_error(self.src, first.start, operand.end, m))?;
         }
         Ok(t)
     }
 
-    fn access(&self, node: &Node, base: &Node, steps: &[Step]) -> Result<ExprType, ExprError> {
+    fn access(&self, base: &Node, steps: &[Step]) -> Result<ExprType, ExprError> {
         let mut current = self.type_of(base)?;
         for step in steps {
             let next = match &step.kind {
                 StepKind::Field(name) => field_type(&current, name),
                 StepKind::Index(key) => index_type(&current, &self.type_of(key)?, key.as_str_literal()),
             };
-            current = next.map_err(|m| type_error(self.src, node.start, step.end, m))?;
+            current = next.map_err(|m| type_error(self.src, base.start, step.end, m))?;
         }
         Ok(current)
     }

@@ -43,9 +43,9 @@ impl Evaluator<'_> {
             Kind::Bool(b) => Ok(Value::Bool(*b)),
             Kind::Root => Ok(self.root.clone()),
             Kind::Call { name, args } => self.call(node, name, args),
-            Kind::Unary { ops, operand } => self.unary(node, ops, operand),
-            Kind::Binary { first, rest } => self.binary(node, first, rest),
-            Kind::Access { base, steps } => self.access(node, base, steps),
+            Kind::Unary { ops, operand } => self.unary(ops, operand),
+            Kind::Binary { first, rest } => self.binary(first, rest),
+            Kind::Access { base, steps } => self.access(base, steps),
         }
     }
 
@@ -53,28 +53,32 @@ impl Evaluator<'_> {
         let Some(builtin) = functions::lookup(name) else {
             return Err(self.fail(node.start, node.end, format!("unknown function '{name}'")));
         };
-        let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
+        // A plain loop rather than `collect`: iterator adapters add frames at every nesting level.
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            values.push(self.eval(arg)?);
+        }
         builtin.call(&values, self.ctx).map_err(|m| self.fail(node.start, node.end, m))
     }
 
-    fn unary(&self, node: &Node, ops: &[Prefix], operand: &Node) -> Result<Value, ExprError> {
+    fn unary(&self, ops: &[Prefix], operand: &Node) -> Result<Value, ExprError> {
         let mut value = self.eval(operand)?;
         for prefix in ops.iter().rev() {
-            value = unary(prefix.op, value).map_err(|m| self.fail(prefix.start, node.end, m))?;
+            value = unary(prefix.op, value).map_err(|m| self.fail(prefix.start, operand.end, m))?;
         }
         Ok(value)
     }
 
-    fn binary(&self, node: &Node, first: &Node, rest: &[(BinOp, Node)]) -> Result<Value, ExprError> {
+    fn binary(&self, first: &Node, rest: &[(BinOp, Node)]) -> Result<Value, ExprError> {
         let mut value = self.eval(first)?;
         for (op, operand) in rest {
             let right = self.eval(operand)?;
-            value = binary(*op, &value, &right).map_err(|m| self.fail(node.start, operand.end, m))?;
+            value = binary(*op, &value, &right).map_err(|m| self.fail(first.start, operand.end, m))?;
         }
         Ok(value)
     }
 
-    fn access(&self, node: &Node, base: &Node, steps: &[Step]) -> Result<Value, ExprError> {
+    fn access(&self, base: &Node, steps: &[Step]) -> Result<Value, ExprError> {
         // Paths on `$` walk the data by reference and clone only the result.
         let base_value = match base.kind {
             Kind::Root => Cow::Borrowed(self.root),
@@ -83,12 +87,12 @@ impl Evaluator<'_> {
         let mut current: &Value = &base_value;
         let mut done = base.end;
         for step in steps {
-            let path = self.text(node.start, done);
+            let path = self.text(base.start, done);
             current = match &step.kind {
                 StepKind::Field(name) => field(current, name, path),
                 StepKind::Index(key) => index(current, &self.eval(key)?, path),
             }
-            .map_err(|m| self.fail(node.start, step.end, m))?;
+            .map_err(|m| self.fail(base.start, step.end, m))?;
             done = step.end;
         }
         Ok(current.clone())
@@ -185,7 +189,7 @@ fn unary(op: UnOp, value: Value) -> Result<Value, String> {
 
 /// The runtime operator rules: operands must have the same type, with no coercion. Beyond what
 /// the type checker allows, `==` and `!=` also compare lists, maps and nulls deeply.
-pub(crate) fn binary(op: BinOp, l: &Value, r: &Value) -> Result<Value, String> {
+fn binary(op: BinOp, l: &Value, r: &Value) -> Result<Value, String> {
     use Value::{Bool, Float, Int, String as Str};
     let unsupported = || {
         format!(

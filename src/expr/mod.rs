@@ -45,7 +45,7 @@ pub struct EvalContext<'a> {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExprError {
     /// The text is not a valid expression.
-    #[error("syntax error: {message} at column {column}{} (in '{expr}')", found_suffix(.found))]
+    #[error("syntax error at column {column}: {message}{} (in '{}')", found_suffix(.found), quote(.expr))]
     Parse {
         /// The whole expression source.
         expr: String,
@@ -56,7 +56,7 @@ pub enum ExprError {
         found: Option<String>,
     },
     /// The expression is well formed but cannot work on the types it is given.
-    #[error("{message} in '{at}'{}", whole_suffix(.at, .expr))]
+    #[error("{message} in '{}'{}", quote(.at), whole_suffix(.at, .expr))]
     Type {
         /// The whole expression source.
         expr: String,
@@ -65,7 +65,7 @@ pub enum ExprError {
         message: String,
     },
     /// Evaluation failed on the actual data.
-    #[error("{message} in '{at}'{}", whole_suffix(.at, .expr))]
+    #[error("{message} in '{}'{}", quote(.at), whole_suffix(.at, .expr))]
     Eval {
         /// The whole expression source.
         expr: String,
@@ -86,7 +86,17 @@ fn whole_suffix(at: &str, expr: &str) -> String {
     if at == expr {
         String::new()
     } else {
-        format!(" (expression '{expr}')")
+        format!(" (expression '{}')", quote(expr))
+    }
+}
+
+/// Expressions are quoted in messages, but a pathological one is cut short rather than flooding
+/// the terminal.
+fn quote(text: &str) -> String {
+    const LIMIT: usize = 200;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_string(),
     }
 }
 

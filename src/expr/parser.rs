@@ -125,6 +125,15 @@ impl Parser {
         if bare_literal {
             return self.refuse_postfix(base);
         }
+        match self.peek().kind {
+            Tok::Dot | Tok::LBracket | Tok::LParen => self.steps(base),
+            _ => Ok(base),
+        }
+    }
+
+    /// The postfix chain after `base`; separate from `postfix` so that parenthesised operands do
+    /// not pay for this frame on their way down.
+    fn steps(&mut self, base: Node) -> Result<Node, SyntaxError> {
         let mut steps = Vec::new();
         loop {
             match self.peek().kind {
@@ -215,8 +224,10 @@ impl Parser {
         let (start, end) = (left.node.start, right.node.end);
         let node = match left.node.kind {
             Kind::Binary { first, mut rest } if left.chain == Some(precedence) => {
+                // Depth is updated incrementally: recomputing it would make long runs quadratic.
+                let depth = left.node.depth.max(right.node.depth + 1);
                 rest.push((op, right.node));
-                Node::inner(Kind::Binary { first, rest }, start, end)
+                Node { kind: Kind::Binary { first, rest }, start, end, depth }
             }
             kind => {
                 let first = Box::new(Node { kind, ..left.node });
@@ -285,7 +296,7 @@ impl Parser {
 
     fn close_bracket(&mut self, open: Opening, key: Node) -> Result<Step, SyntaxError> {
         if self.peek().kind != Tok::RBracket {
-            return Err(self.expected(format!("expected ']' to close the '[' at column {}", open.column)));
+            return Err(self.expected(format!("expected ']' to close the '[' from column {}", open.column)));
         }
         self.bump();
         Ok(Step { kind: StepKind::Index(key), end: self.last_end() })
@@ -301,7 +312,7 @@ impl Parser {
 
     fn close_paren(&mut self, open: Opening, inner: Node) -> Result<Node, SyntaxError> {
         if self.peek().kind != Tok::RParen {
-            return Err(self.expected(format!("expected ')' to close the '(' at column {}", open.column)));
+            return Err(self.expected(format!("expected ')' to close the '(' from column {}", open.column)));
         }
         self.bump();
         // The span grows to cover the parentheses so quoted sub-expressions stay balanced.

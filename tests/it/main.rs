@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cli;
 mod deployer;
 mod foundation;
 mod lifecycle;

@@ -1,0 +1,77 @@
+//! Owns what a person sees while a run works: an indicatif display of builds and steps on a
+//! terminal; nothing extra (plain log lines only) in pipelines, under `CI`, or with --quiet.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+struct Display {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+static DISPLAY: OnceLock<Display> = OnceLock::new();
+
+/// Turns the display on when stderr is a terminal, `CI` is unset and we are not quiet.
+pub fn init(quiet: bool) {
+    let wanted = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if wanted {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        let _ = DISPLAY.set(Display { multi, bars: Mutex::new(HashMap::new()) });
+    }
+}
+
+pub fn active() -> bool {
+    DISPLAY.get().is_some()
+}
+
+/// Runs `f` (which writes to stderr) without tearing the bars.
+pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+    match DISPLAY.get() {
+        Some(d) => d.multi.suspend(f),
+        None => f(),
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// A spinner for work that takes a while (an install, a running step).
+pub fn start(key: &str, message: String) {
+    let Some(d) = DISPLAY.get() else { return };
+    let bar = d.multi.add(ProgressBar::new_spinner());
+    bar.set_style(style("{spinner:.cyan} {msg} {elapsed:.dim}"));
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(100));
+    if let Ok(mut bars) = d.bars.lock() {
+        if let Some(old) = bars.insert(key.to_string(), bar) {
+            old.finish_and_clear();
+        }
+    }
+}
+
+/// Ends a spinner with a final line (`ok` decides the mark).
+pub fn finish(key: &str, ok: bool, message: String) {
+    let Some(d) = DISPLAY.get() else { return };
+    let bar = d.bars.lock().ok().and_then(|mut b| b.remove(key));
+    let bar = bar.unwrap_or_else(|| d.multi.add(ProgressBar::new_spinner()));
+    bar.set_style(style("{msg}"));
+    let mark = if ok { "✓" } else { "✗" };
+    bar.finish_with_message(format!("{mark} {message}"));
+}
+
+/// Clears what is left (bars of steps that never finished) before the result is printed.
+pub fn clear() {
+    if let Some(d) = DISPLAY.get() {
+        if let Ok(mut bars) = d.bars.lock() {
+            for (_, b) in bars.drain() {
+                b.finish_and_clear();
+            }
+        }
+        let _ = d.multi.clear();
+    }
+}
