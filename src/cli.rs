@@ -55,6 +55,9 @@ enum Command {
     /// Work with one plugin: print its schema, or run one of its steps.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// See and bound the cache of venvs and git mirrors (dir, list, size, prune, clean).
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,6 +205,7 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Pull(args) => pull(args, verbosity).await,
         Command::Runs(args) => runs(args, verbosity),
         Command::Plugin(cmd) => plugin(cmd, verbosity).await,
+        Command::Cache(cmd) => cache_command(cmd, verbosity),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "arcaflow-py", &mut out);
@@ -587,4 +591,164 @@ fn new_run_id() -> String {
         now.subsec_nanos() & 0xffff,
         std::process::id() & 0xffff
     )
+}
+
+const PRUNE_HELP: &str = "By default prune removes what nothing will use again:
+  - interrupted builds (no meta.json) that no process holds,
+  - superseded builds (not named by their entry's `current`) that no running workflow uses,
+  - scratch dirs of runs that ended, stale locks, leftover temporary files,
+  - symbolic links and files where arcaflow-py keeps directories (removed as links, never followed),
+  - git mirrors that no cached venv was built from.
+A build that a running workflow uses is skipped (--wait waits for it, --force removes it).
+
+--ci keeps what is expensive to rebuild and drops what is cheap to fetch again: the current
+venvs stay (rebuilding one means seconds of package installs), every git mirror goes (a fetch
+brings it back in well under a second, and a CI cache stays small). Runs after `prune --ci`
+fetch their repositories again, then reuse the venvs.
+
+--force: on Linux, processes that use a removed venv keep the files they have open and go on
+working, but every new plugin launch from it (the next step of a running workflow included) fails.
+
+Sizes are allocated blocks, as `du -s --block-size=1` counts them (hard links once).
+Example cron line: 0 3 * * * arcaflow-py cache prune --older-than 30d --max-size 5GiB -q";
+
+#[derive(Subcommand, Debug)]
+enum CacheCommand {
+    /// Print the workdir (resolved like `run`: --workdir, ARCAFLOW_PY_WORKDIR, config workdir, per-user default).
+    Dir(CachePlace),
+    /// One row per venv build: name, commit, Python, size, last use, state, whether in use, source.
+    List {
+        /// Print JSON (an array of builds) instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: CachePlace,
+    },
+    /// How much disk the workdir uses, counted like `du -s --block-size=1` (allocated blocks, hard links once).
+    Size {
+        /// Print only the total, in bytes.
+        #[arg(long, conflicts_with = "json")]
+        bytes: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        place: CachePlace,
+    },
+    /// Remove what is stale (see below); --older-than, --max-size and --ci remove more.
+    #[command(after_help = PRUNE_HELP)]
+    Prune(PruneArgs),
+    /// Remove all cached venvs, git mirrors and leftovers (not run history), or the named modules' venvs.
+    Clean(CleanArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct CachePlace {
+    /// Engine config file (its workdir is used when neither --workdir nor ARCAFLOW_PY_WORKDIR is set).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The workdir (also ARCAFLOW_PY_WORKDIR, config workdir).
+    #[arg(long, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RemovalArgs {
+    /// Print what would be removed and how much space it frees; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Wait until running workflows release the builds they use, then remove them.
+    #[arg(long, conflicts_with = "force")]
+    wait: bool,
+    /// Remove builds even while running workflows use them: on Linux their plugin processes keep
+    /// working with the files they have open, but new plugin launches from a removed venv fail.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct PruneArgs {
+    /// Also remove venvs unused for this long (e.g. 30d, 12h, 2w), and run state files older than that.
+    #[arg(long, value_name = "DURATION", value_parser = crate::prune::units::parse_age)]
+    older_than: Option<std::time::Duration>,
+    /// Then evict least recently used venvs until the workdir is under this size (e.g. 2GiB, 500MB).
+    #[arg(long, value_name = "SIZE", value_parser = crate::prune::units::parse_size)]
+    max_size: Option<u64>,
+    /// Never remove what these workflows need: their plugins' current venvs and git mirrors.
+    #[arg(long, value_name = "WORKFLOW", num_args = 1..)]
+    keep: Vec<PathBuf>,
+    /// For CI caches: keep the venvs (expensive to rebuild), drop every git mirror (cheap to fetch again).
+    #[arg(long)]
+    ci: bool,
+    #[command(flatten)]
+    removal: RemovalArgs,
+    #[command(flatten)]
+    place: CachePlace,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CleanArgs {
+    /// Only these modules: a name (arcaflow-plugin-x, every build of it) or a full spec.
+    #[arg(value_name = "SPEC")]
+    specs: Vec<String>,
+    #[command(flatten)]
+    removal: RemovalArgs,
+    #[command(flatten)]
+    place: CachePlace,
+}
+
+impl RemovalArgs {
+    fn options(&self) -> crate::prune::Removal {
+        let in_use = match (self.wait, self.force) {
+            (true, _) => crate::prune::InUse::Wait,
+            (_, true) => crate::prune::InUse::Force,
+            _ => crate::prune::InUse::Skip,
+        };
+        crate::prune::Removal { dry_run: self.dry_run, in_use }
+    }
+}
+
+fn cache_command(cmd: CacheCommand, verbosity: i8) -> Result<i32> {
+    use crate::prune::{self, SizeFormat};
+    let place = match &cmd {
+        CacheCommand::Dir(p) => p,
+        CacheCommand::List { place, .. } | CacheCommand::Size { place, .. } => place,
+        CacheCommand::Prune(a) => &a.place,
+        CacheCommand::Clean(a) => &a.place,
+    };
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let config_path = place.config.as_ref().map(|p| cwd.join(p));
+    let config = load_config(config_path.as_deref())?;
+    crate::logging::init(verbosity, config.log.level);
+    // A relative config workdir is relative to the current directory here (there is no workflow).
+    let root = Workdir::locate(place.workdir.as_deref(), config.python.workdir.as_deref(), &cwd)?;
+    let out = prune::Printer { quiet: verbosity < 0, verbose: verbosity > 0 };
+    match cmd {
+        CacheCommand::Dir(_) => {
+            output::print(&format!("{}\n", root.display()));
+            Ok(exit::SUCCESS)
+        }
+        CacheCommand::List { json, .. } => prune::list(&root, json),
+        CacheCommand::Size { bytes, json, .. } => {
+            let format = match (bytes, json) {
+                (true, _) => SizeFormat::Bytes,
+                (_, true) => SizeFormat::Json,
+                _ => SizeFormat::Human,
+            };
+            prune::size(&root, format)
+        }
+        CacheCommand::Prune(a) => {
+            let opts = prune::PruneOptions {
+                older_than: a.older_than,
+                max_size: a.max_size,
+                keep: a.keep.clone(),
+                ci: a.ci,
+                removal: a.removal.options(),
+            };
+            prune::prune(&root, &config, &opts, &out)
+        }
+        CacheCommand::Clean(a) => {
+            prune::clean(&root, &prune::CleanOptions { specs: a.specs.clone(), removal: a.removal.options() }, &out)
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod expr;
 pub mod logging;
 pub mod output;
+pub mod prune;
 pub mod progress;
 pub mod schema;
 pub mod report;

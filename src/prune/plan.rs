@@ -1,4 +1,4 @@
-//! Owns deciding what `cache prune` and `cache clean` remove, and why, from an inventory; nothing here touches the disk.
+//! Owns deciding what `cache prune` and `cache clean` remove, and why; nothing here touches the disk.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -58,8 +58,6 @@ pub struct Item {
     pub size: u64,
     pub why: String,
     pub guard: Guard,
-    /// A build that a running process uses (removed only with `--wait` or `--force`).
-    pub in_use: bool,
 }
 
 /// What to do with a build a running process uses.
@@ -94,17 +92,18 @@ pub struct Rules {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub items: Vec<Item>,
-    /// Builds left because a running process uses them: (path, message).
+    /// Builds left because a running process uses them.
     pub skipped: Vec<PathBuf>,
     pub notes: Vec<String>,
-    /// The workdir's size once the plan is carried out (an estimate: hard links are counted in
-    /// each item they appear in).
+    /// The workdir's size now, and once the plan is carried out (as `du` would report them: a
+    /// file hard-linked from a build that stays is not freed by removing another).
+    pub total: u64,
     pub projected: u64,
 }
 
 impl Plan {
     pub fn freed(&self) -> u64 {
-        self.items.iter().map(|i| i.size).sum()
+        self.total.saturating_sub(self.projected)
     }
 }
 
@@ -116,6 +115,7 @@ struct Planner<'a> {
     entry_gone: Vec<bool>,
     skipped: HashSet<usize>,
     planned: HashSet<PathBuf>,
+    unit_gone: Vec<bool>,
     plan: Plan,
 }
 
@@ -129,13 +129,17 @@ impl<'a> Planner<'a> {
             entry_gone: vec![false; inv.entries.len()],
             skipped: HashSet::new(),
             planned: HashSet::new(),
-            plan: Plan::default(),
+            unit_gone: vec![false; inv.ledger.units()],
+            plan: Plan { total: inv.total, ..Plan::default() },
         }
     }
 
-    fn push(&mut self, kind: Kind, path: PathBuf, size: u64, why: impl Into<String>, guard: Guard, in_use: bool) {
+    fn push(&mut self, kind: Kind, unit: usize, path: PathBuf, size: u64, why: impl Into<String>, guard: Guard) {
         if self.planned.insert(path.clone()) {
-            self.plan.items.push(Item { kind, path, size, why: why.into(), guard, in_use });
+            if let Some(g) = self.unit_gone.get_mut(unit) {
+                *g = true;
+            }
+            self.plan.items.push(Item { kind, path, size, why: why.into(), guard });
         }
     }
 
@@ -157,7 +161,7 @@ impl<'a> Planner<'a> {
         self.build_gone[i] = true;
         let kind = if b.complete() { Kind::Build } else { Kind::Interrupted };
         let why = if b.in_use { format!("{why}; in use by a running workflow") } else { why.to_string() };
-        self.push(kind, b.path.clone(), b.size, why, Guard::Use(b.path.join("use.lock")), b.in_use);
+        self.push(kind, b.unit, b.path.clone(), b.size, why, Guard::Use(b.path.join("use.lock")));
         true
     }
 
@@ -214,7 +218,8 @@ impl<'a> Planner<'a> {
                     return false;
                 }
                 if let Some(only) = only_sources {
-                    return mirror.build_source().is_some_and(|s| only.contains(&s)) && !self.mirror_needed(&needed, *m);
+                    return mirror.build_source().is_some_and(|s| only.contains(&s))
+                        && !self.mirror_needed(&needed, *m);
                 }
                 all || !self.mirror_needed(&needed, *m)
             })
@@ -231,7 +236,7 @@ impl<'a> Planner<'a> {
             let has_builds = self.inv.builds.iter().any(|b| b.entry == e);
             let why = if has_builds { "all its builds are removed" } else { "no build in it" };
             // Its builds are separate items: the entry counts only what is left around them.
-            self.push(Kind::Entry, entry.path.clone(), entry.own_size, why, Guard::None, false);
+            self.push(Kind::Entry, entry.unit, entry.path.clone(), entry.own_size, why, Guard::None);
         }
     }
 
@@ -244,7 +249,14 @@ impl<'a> Planner<'a> {
                 (Some(s), Some(reason)) => format!("{s}: {reason}"),
                 (Some(s), None) => format!("no venv needs {s}"),
             };
-            self.push(Kind::Mirror, mirror.path.clone(), mirror.size, why, Guard::Lock(mirror.lock.clone()), false);
+            self.push(
+                Kind::Mirror,
+                mirror.unit,
+                mirror.path.clone(),
+                mirror.size,
+                why,
+                Guard::Lock(mirror.lock.clone()),
+            );
         }
     }
 
@@ -253,21 +265,35 @@ impl<'a> Planner<'a> {
         let now = self.rules.now;
         for s in &self.inv.scratch {
             if !s.held && (s.lock_exists || now.saturating_sub(s.mtime) >= LEFTOVER_GRACE_SECS) {
-                self.push(Kind::Scratch, s.path.clone(), s.size, "its run has ended", Guard::Lock(s.lock.clone()), false);
+                self.push(
+                    Kind::Scratch,
+                    s.unit,
+                    s.path.clone(),
+                    s.size,
+                    "its run has ended",
+                    Guard::Lock(s.lock.clone()),
+                );
             }
         }
         for t in &self.inv.temps {
             if now.saturating_sub(t.mtime) >= LEFTOVER_GRACE_SECS {
-                self.push(Kind::Temp, t.path.clone(), t.size, "left by an interrupted write", Guard::None, false);
+                self.push(Kind::Temp, t.unit, t.path.clone(), t.size, "left by an interrupted write", Guard::None);
             }
         }
         for s in &self.inv.strays {
-            self.push(Kind::Stray, s.path.clone(), s.size, "not made by arcaflow-py (removed as a link, never followed)", Guard::None, false);
+            self.push(
+                Kind::Stray,
+                s.unit,
+                s.path.clone(),
+                s.size,
+                "not made by arcaflow-py (removed as a link, never followed)",
+                Guard::None,
+            );
         }
         if let Some(age) = self.rules.older_than {
             for r in &self.inv.runs {
                 if !r.held && now.saturating_sub(r.mtime) >= age {
-                    self.push(Kind::RunState, r.path.clone(), r.size, "older than --older-than", Guard::None, false);
+                    self.push(Kind::RunState, r.unit, r.path.clone(), r.size, "older than --older-than", Guard::None);
                 }
             }
         }
@@ -296,23 +322,29 @@ impl<'a> Planner<'a> {
                 false // cache.lock, and anything we do not know
             };
             if stale {
-                self.push(Kind::Lock, l.path.clone(), l.size, "nobody holds it", Guard::Lock(l.path.clone()), false);
+                self.push(Kind::Lock, l.unit, l.path.clone(), l.size, "nobody holds it", Guard::Lock(l.path.clone()));
             }
         }
     }
 
     fn size_after(&self, extra_entries: &[usize], extra_mirrors: &[usize]) -> u64 {
-        let planned: u64 = self.plan.items.iter().map(|i| i.size).sum();
-        let extra: u64 = extra_entries.iter().map(|e| self.inv.entries[*e].own_size).sum::<u64>()
-            + extra_mirrors.iter().map(|m| self.inv.mirrors[*m].size).sum::<u64>();
-        self.inv.total.saturating_sub(planned).saturating_sub(extra)
+        let mut gone = self.unit_gone.clone();
+        let units = extra_entries
+            .iter()
+            .map(|e| self.inv.entries[*e].unit)
+            .chain(extra_mirrors.iter().map(|m| self.inv.mirrors[*m].unit));
+        for u in units {
+            if let Some(g) = gone.get_mut(u) {
+                *g = true;
+            }
+        }
+        self.inv.ledger.total_without(self.inv.total, &gone)
     }
 
     /// Evicts least recently used complete builds until the workdir fits in `max`.
     fn evict_to(&mut self, max: u64) {
-        let mut candidates: Vec<usize> = (0..self.inv.builds.len())
-            .filter(|i| self.inv.builds[*i].complete() && !self.build_gone[*i])
-            .collect();
+        let mut candidates: Vec<usize> =
+            (0..self.inv.builds.len()).filter(|i| self.inv.builds[*i].complete() && !self.build_gone[*i]).collect();
         let by_age = |b: &Build| (b.last_used, std::cmp::Reverse(b.size));
         candidates.sort_by(|a, b| by_age(&self.inv.builds[*a]).cmp(&by_age(&self.inv.builds[*b])));
         let mut next = candidates.into_iter();

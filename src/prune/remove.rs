@@ -1,4 +1,4 @@
-//! Owns deleting: only paths strictly inside the workdir, symbolic links removed as links and never followed.
+//! Owns deleting: only paths inside the workdir, symbolic links removed as links, never followed.
 
 use std::fs;
 use std::io::ErrorKind;

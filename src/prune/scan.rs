@@ -1,11 +1,11 @@
-//! Owns reading the workdir into an inventory (builds, mirrors, scratch dirs, locks, leftovers) without changing it or following a symbolic link.
+//! Owns reading the workdir into an inventory of removable units, changing nothing and following no link.
 
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::remove::is_held;
-use super::units::{disk_usage, Usage};
 use crate::cache::Workdir;
 use crate::deployer::BuildMeta;
 
@@ -15,12 +15,11 @@ pub struct Entry {
     pub path: PathBuf,
     /// The distribution name part of the directory name (`<name>` of `<name>-<key16>`).
     pub name: String,
-    /// The build id that `current` names.
-    pub current: Option<String>,
     /// Someone holds `build.lock`: a build is being written.
     pub building: bool,
     /// The directory without its builds (`current`, `build.lock`, the directory itself).
     pub own_size: u64,
+    pub unit: usize,
 }
 
 /// One `venvs/<entry>/b<nanos>-<pid>/` build.
@@ -38,6 +37,7 @@ pub struct Build {
     pub size: u64,
     /// A running process holds `use.lock`.
     pub in_use: bool,
+    pub unit: usize,
 }
 
 impl Build {
@@ -55,6 +55,7 @@ pub struct Mirror {
     pub size: u64,
     pub lock: PathBuf,
     pub held: bool,
+    pub unit: usize,
 }
 
 impl Mirror {
@@ -73,6 +74,7 @@ pub struct Scratch {
     pub held: bool,
     pub mtime: u64,
     pub size: u64,
+    pub unit: usize,
 }
 
 /// A plain file: a lock in `locks/`, a run state, a temporary file left by an interrupted write.
@@ -84,6 +86,7 @@ pub struct File {
     pub size: u64,
     /// For locks: held now. For run states: the run's lock is held (it is running).
     pub held: bool,
+    pub unit: usize,
 }
 
 /// Something arcaflow-py never creates where it is found: a symbolic link or a file in place of
@@ -92,11 +95,11 @@ pub struct File {
 pub struct Stray {
     pub path: PathBuf,
     pub size: u64,
+    pub unit: usize,
 }
 
 #[derive(Debug, Default)]
 pub struct Inventory {
-    pub root: PathBuf,
     pub entries: Vec<Entry>,
     pub builds: Vec<Build>,
     pub mirrors: Vec<Mirror>,
@@ -107,66 +110,118 @@ pub struct Inventory {
     pub strays: Vec<Stray>,
     /// `du -s --block-size=1` of the whole workdir.
     pub total: u64,
+    /// Every removable thing above is a unit; what each holds on disk.
+    pub ledger: Ledger,
+    unit_roots: Vec<PathBuf>,
     /// Things we did not look into, for the user.
     pub warnings: Vec<String>,
 }
 
 pub const TEMP_PREFIX: &str = ".tmp";
 
+/// Disk usage by unit, exact about hard links: a file linked from several units is freed (from
+/// the workdir's point of view, which is what `du` sees) only when all of them go.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// Per unit: blocks of its directories and of files linked once.
+    exclusive: Vec<u64>,
+    /// Per unit: `du -s` of the unit's path alone.
+    sizes: Vec<u64>,
+    /// Files with several links: their bytes, the units they appear in, and whether they also
+    /// appear outside every unit (then they never leave the workdir).
+    shared: Vec<(u64, Vec<usize>, bool)>,
+}
+
+impl Ledger {
+    /// What `du -s --block-size=1` of the workdir would say once the units in `gone` are removed.
+    pub fn total_without(&self, total: u64, gone: &[bool]) -> u64 {
+        let is_gone = |u: usize| gone.get(u).copied().unwrap_or(false);
+        let exclusive: u64 = self.exclusive.iter().enumerate().filter(|(u, _)| is_gone(*u)).map(|(_, b)| b).sum();
+        let shared: u64 = self
+            .shared
+            .iter()
+            .filter(|(_, units, outside)| !outside && !units.is_empty() && units.iter().all(|u| is_gone(*u)))
+            .map(|(b, _, _)| b)
+            .sum();
+        total.saturating_sub(exclusive).saturating_sub(shared)
+    }
+
+    pub fn units(&self) -> usize {
+        self.exclusive.len()
+    }
+}
+
+impl Inventory {
+    fn unit(&mut self, path: &Path) -> usize {
+        self.unit_roots.push(path.to_path_buf());
+        self.unit_roots.len() - 1
+    }
+}
+
 /// Reads the workdir. Every lock is probed with a non-blocking try-lock on an existing file only.
 pub fn scan(wd: &Workdir) -> Inventory {
-    let mut inv = Inventory { root: wd.root().to_path_buf(), ..Default::default() };
+    let mut inv = Inventory::default();
     if let Some(children) = managed_dir(&mut inv, &wd.venvs_dir()) {
         for (path, meta) in children {
             if meta.is_dir() {
                 scan_entry(&mut inv, &path);
             } else {
-                push_stray(&mut inv, path, &meta);
+                push_stray(&mut inv, path);
             }
         }
     }
     if let Some(children) = managed_dir(&mut inv, &wd.git_dir()) {
         for (path, meta) in children {
             if !meta.is_dir() {
-                push_stray(&mut inv, path, &meta);
+                push_stray(&mut inv, path);
                 continue;
             }
             let hash = file_name(&path);
             let lock = wd.lock_path(&format!("git-{hash}"));
+            let unit = inv.unit(&path);
             inv.mirrors.push(Mirror {
                 source: read_small(&path.join("arcaflow-source")).map(|s| s.trim().to_string()),
-                size: disk_usage(&path),
+                size: 0,
                 held: is_held(&lock),
                 lock,
                 path,
+                unit,
             });
         }
     }
     if let Some(children) = managed_dir(&mut inv, &wd.scratch_dir()) {
         for (path, meta) in children {
+            if !meta.is_dir() {
+                push_stray(&mut inv, path);
+                continue;
+            }
             let lock = wd.lock_path(&format!("run-{}", file_name(&path)));
+            let unit = inv.unit(&path);
             inv.scratch.push(Scratch {
                 lock_exists: fs::symlink_metadata(&lock).is_ok(),
                 held: is_held(&lock),
                 lock,
                 mtime: mtime(&meta),
-                size: disk_usage(&path),
+                size: 0,
                 path,
+                unit,
             });
         }
     }
     if let Some(children) = managed_dir(&mut inv, &wd.root().join("locks")) {
         for (path, meta) in children {
             if meta.is_file() {
+                let unit = inv.unit(&path);
                 inv.locks.push(File {
                     name: file_name(&path),
                     mtime: mtime(&meta),
-                    size: disk_usage(&path),
+                    size: 0,
                     held: is_held(&path),
                     path,
+                    unit,
                 });
             } else if meta.file_type().is_symlink() {
-                push_stray(&mut inv, path, &meta);
+                push_stray(&mut inv, path);
             }
         }
     }
@@ -175,21 +230,82 @@ pub fn scan(wd: &Workdir) -> Inventory {
             let name = file_name(&path);
             if !meta.is_file() {
                 if meta.file_type().is_symlink() {
-                    push_stray(&mut inv, path, &meta);
+                    push_stray(&mut inv, path);
                 }
                 continue;
             }
-            let file = File { mtime: mtime(&meta), size: disk_usage(&path), held: false, name, path };
-            if file.name.starts_with(TEMP_PREFIX) {
-                inv.temps.push(file);
-            } else if let Some(id) = file.name.strip_suffix(".json") {
+            if name.starts_with(TEMP_PREFIX) {
+                let unit = inv.unit(&path);
+                inv.temps.push(File { mtime: mtime(&meta), size: 0, held: false, name, path, unit });
+            } else if let Some(id) = name.strip_suffix(".json") {
                 let held = is_held(&wd.lock_path(&format!("run-{id}")));
-                inv.runs.push(File { held, ..file });
+                let unit = inv.unit(&path);
+                inv.runs.push(File { mtime: mtime(&meta), size: 0, held, name, path, unit });
             }
         }
     }
-    inv.total = disk_usage(wd.root());
+    measure(&mut inv, wd.root());
     inv
+}
+
+/// One walk of the whole workdir, as `du` makes it, charging every directory entry to the unit
+/// whose path is its nearest ancestor.
+fn measure(inv: &mut Inventory, root: &Path) {
+    let units: HashMap<PathBuf, usize> = inv.unit_roots.iter().cloned().enumerate().map(|(u, p)| (p, u)).collect();
+    let n = units.len();
+    let mut ledger = Ledger { exclusive: vec![0; n], sizes: vec![0; n], shared: Vec::new() };
+    let mut shared_index: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut seen_in_unit: HashSet<(usize, usize)> = HashSet::new();
+    let mut total = 0u64;
+    for entry in walkdir::WalkDir::new(root).follow_links(false).follow_root_links(false).into_iter().flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let blocks = meta.blocks().saturating_mul(512);
+        let unit = entry.path().ancestors().take_while(|a| a.starts_with(root)).find_map(|a| units.get(a).copied());
+        if meta.is_dir() || meta.nlink() <= 1 {
+            total = total.saturating_add(blocks);
+            if let Some(u) = unit {
+                ledger.exclusive[u] += blocks;
+                ledger.sizes[u] += blocks;
+            }
+            continue;
+        }
+        let key = (meta.dev(), meta.ino());
+        let index = *shared_index.entry(key).or_insert_with(|| {
+            total = total.saturating_add(blocks);
+            ledger.shared.push((blocks, Vec::new(), false));
+            ledger.shared.len() - 1
+        });
+        match unit {
+            Some(u) => {
+                if seen_in_unit.insert((u, index)) {
+                    ledger.shared[index].1.push(u);
+                    ledger.sizes[u] += blocks;
+                }
+            }
+            None => ledger.shared[index].2 = true,
+        }
+    }
+    let size = |u: usize| ledger.sizes.get(u).copied().unwrap_or(0);
+    for b in &mut inv.builds {
+        b.size = size(b.unit);
+    }
+    for e in &mut inv.entries {
+        e.own_size = size(e.unit);
+    }
+    for m in &mut inv.mirrors {
+        m.size = size(m.unit);
+    }
+    for s in &mut inv.scratch {
+        s.size = size(s.unit);
+    }
+    for f in inv.locks.iter_mut().chain(inv.runs.iter_mut()).chain(inv.temps.iter_mut()) {
+        f.size = size(f.unit);
+    }
+    for s in &mut inv.strays {
+        s.size = size(s.unit);
+    }
+    inv.total = total;
+    inv.ledger = ledger;
 }
 
 fn scan_entry(inv: &mut Inventory, path: &Path) {
@@ -200,43 +316,42 @@ fn scan_entry(inv: &mut Inventory, path: &Path) {
     };
     let current = read_small(&path.join("current")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let index = inv.entries.len();
-    let mut own = Usage::default();
-    let mut own_size = fs::symlink_metadata(path).map(|m| m.blocks() * 512).unwrap_or(0);
-    let children = list_dir(path);
-    for (child, meta) in children {
+    let unit = inv.unit(path);
+    inv.entries.push(Entry {
+        path: path.to_path_buf(),
+        name,
+        building: is_held(&path.join("build.lock")),
+        own_size: 0,
+        unit,
+    });
+    for (child, meta) in list_dir(path) {
         let child_name = file_name(&child);
         if meta.is_dir() && child_name.starts_with('b') {
-            let meta_json = read_small(&child.join("meta.json"))
-                .and_then(|t| serde_json::from_str::<BuildMeta>(&t).ok());
+            let meta_json =
+                read_small(&child.join("meta.json")).and_then(|t| serde_json::from_str::<BuildMeta>(&t).ok());
             let last_used = read_small(&child.join("last-used"))
                 .and_then(|t| t.trim().parse::<u64>().ok())
                 .or(meta_json.as_ref().map(|m| m.created_unix))
                 .unwrap_or_else(|| mtime(&meta));
+            let unit = inv.unit(&child);
             inv.builds.push(Build {
                 entry: index,
                 current: current.as_deref() == Some(child_name.as_str()),
                 id: child_name,
                 meta: meta_json,
                 last_used,
-                size: disk_usage(&child),
+                size: 0,
                 in_use: is_held(&child.join("use.lock")),
                 path: child,
+                unit,
             });
         } else if meta.file_type().is_symlink() {
-            push_stray(inv, child, &meta);
+            push_stray(inv, child);
         } else if meta.is_file() && child_name.starts_with(TEMP_PREFIX) {
-            inv.temps.push(File { name: child_name, mtime: mtime(&meta), size: disk_usage(&child), held: false, path: child });
-        } else {
-            own_size += own.of(&child);
+            let unit = inv.unit(&child);
+            inv.temps.push(File { name: child_name, mtime: mtime(&meta), size: 0, held: false, path: child, unit });
         }
     }
-    inv.entries.push(Entry {
-        path: path.to_path_buf(),
-        name,
-        current,
-        building: is_held(&path.join("build.lock")),
-        own_size,
-    });
 }
 
 /// The children of one of the workdir's own directories; `None` (with a warning) when it is a
@@ -245,7 +360,8 @@ fn managed_dir(inv: &mut Inventory, dir: &Path) -> Option<Vec<(PathBuf, fs::Meta
     match fs::symlink_metadata(dir) {
         Ok(m) if m.is_dir() => Some(list_dir(dir)),
         Ok(m) if m.file_type().is_symlink() => {
-            inv.warnings.push(format!("{} is a symbolic link: not following it, nothing in it is touched", dir.display()));
+            inv.warnings
+                .push(format!("{} is a symbolic link: not following it, nothing in it is touched", dir.display()));
             None
         }
         _ => None,
@@ -264,8 +380,9 @@ fn list_dir(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
     out
 }
 
-fn push_stray(inv: &mut Inventory, path: PathBuf, meta: &fs::Metadata) {
-    inv.strays.push(Stray { size: meta.blocks() * 512, path });
+fn push_stray(inv: &mut Inventory, path: PathBuf) {
+    let unit = inv.unit(&path);
+    inv.strays.push(Stray { size: 0, path, unit });
 }
 
 fn file_name(path: &Path) -> String {

@@ -1,4 +1,4 @@
-//! Owns sizes: disk usage counted the way `du -s --block-size=1` counts it, and parsing and printing sizes and ages.
+//! Owns sizes and ages: disk usage as `du -s --block-size=1` counts it, parsing and printing them.
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
