@@ -106,6 +106,8 @@ enum Incoming {
     Closed {
         problem: Option<String>,
     },
+    /// The plugin's main process exited (its children may still hold the pipes open).
+    Exited,
 }
 
 type Tail = Arc<Mutex<VecDeque<u8>>>;
@@ -165,6 +167,7 @@ impl PluginProcess {
         let closing = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
         spawn_stderr_drain(stderr, tail.clone(), label.to_string());
+        spawn_exit_watcher(pid, tx.clone());
         spawn_reader(stdout, tx, closing.clone());
         let writer = spawn_writer(stdin);
         // The plugin says nothing until it gets this first item (atp.md §3.1).
@@ -209,6 +212,11 @@ impl PluginProcess {
                 }
                 self.version = h.version;
                 Ok(h)
+            }
+            Ok(Some(Incoming::Exited)) => {
+                let stderr = self.settle_stderr().await;
+                let status = self.exit_status_text();
+                Err(AtpError::Startup { message: format!("the plugin exited before its ATP hello{status}"), stderr })
             }
             Ok(Some(Incoming::Closed { problem })) => {
                 let stderr = self.settle_stderr().await;
@@ -296,8 +304,20 @@ impl PluginProcess {
 
     /// Waits for the result of `run_id`. Cancel-safe: dropping the future loses no message.
     pub async fn result(&mut self, run_id: &str) -> Result<WorkDone, AtpError> {
+        // Once the process is gone, what it wrote is still in the pipe: read it for a moment.
+        let mut gone: Option<tokio::time::Instant> = None;
         loop {
-            match self.events.recv().await {
+            let next = match gone {
+                None => self.events.recv().await,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                    Ok(n) => n,
+                    Err(_) => None,
+                },
+            };
+            match next {
+                Some(Incoming::Exited) => {
+                    gone = Some(tokio::time::Instant::now() + Duration::from_millis(200));
+                }
                 Some(Incoming::Done {
                     run_id: r,
                     mut done,
@@ -469,6 +489,22 @@ fn spawn_stderr_drain(mut stderr: std::process::ChildStderr, tail: Tail, label: 
                     }
                 }
             }
+        }
+    });
+}
+
+/// Reports when the main process exits, without reaping it, and kills what it left in its
+/// process group: a child holding the pipes open must not keep us waiting.
+fn spawn_exit_watcher(pid: i32, tx: mpsc::UnboundedSender<Incoming>) {
+    std::thread::spawn(move || {
+        // SAFETY: waitid with WNOWAIT only waits for the state change; the pid stays reserved.
+        let exited = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) == 0
+        };
+        if exited {
+            kill_group(pid);
+            let _ = tx.send(Incoming::Exited);
         }
     });
 }

@@ -68,6 +68,15 @@ pub struct PythonDeployer {
     /// Install only from local caches and find-links; never reach an index.
     #[serde(default)]
     pub offline: bool,
+    /// Seconds a plugin may take to send its ATP hello (default 60).
+    pub plugin_startup_timeout: Option<f64>,
+}
+
+impl PythonDeployer {
+    pub fn startup_timeout(&self) -> std::time::Duration {
+        let secs = self.plugin_startup_timeout.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(60.0);
+        std::time::Duration::from_secs_f64(secs)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Default)]

@@ -27,7 +27,6 @@ use venv::{Build, InstallerKind};
 pub const RUNNABLE_CLASSIFIER: &str = "Arcaflow :: Python Deployer :: Runnable";
 /// Bumped when the layout of a build changes, so old builds are never mistaken for new ones.
 const BUILD_FORMAT: u32 = 1;
-const SCHEMA_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What `meta.json` records about a complete build; its presence is what "complete" means.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +54,8 @@ pub struct Plugin {
     pub build_dir: PathBuf,
     pub meta: BuildMeta,
     pub built_now: bool,
+    /// How long the plugin may take to send its hello.
+    pub startup_timeout: Duration,
     _in_use: LockGuard,
 }
 
@@ -316,6 +317,7 @@ impl Deployer {
             build_dir,
             meta,
             built_now: false,
+            startup_timeout: self.cfg.startup_timeout(),
             _in_use: in_use,
         }))
     }
@@ -543,9 +545,10 @@ impl Deployer {
             env: plugin_env(&python),
         };
         let label = spec.name.clone();
+        let timeout = self.cfg.startup_timeout();
         let result = rt.block_on(async move {
             let mut p = PluginProcess::spawn(&launch, &label)?;
-            let hello = p.handshake(SCHEMA_TIMEOUT).await;
+            let hello = p.handshake(timeout).await;
             p.finish(Duration::from_millis(500)).await;
             hello
         });

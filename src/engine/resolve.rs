@@ -134,6 +134,6 @@ pub fn resolve_expr(e: &Expr, data: &dyn DataView) -> Res {
     };
     match e.evaluate(data.root(), &ctx) {
         Ok(v) => Res::Ready(v),
-        Err(err) => Res::Unresolvable(format!("cannot evaluate {}: {err}", e.source().trim())),
+        Err(err) => Res::Unresolvable(err.to_string()),
     }
 }

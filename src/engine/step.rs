@@ -11,8 +11,6 @@ use crate::atp::{AtpError, PluginProcess};
 use crate::deployer::Plugin;
 use crate::value::Value;
 
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Control {
     Run,
@@ -124,7 +122,7 @@ impl PluginTask {
             stderr: String::new(),
         })?;
         let mut p = PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label)?;
-        let hello = p.handshake(STARTUP_TIMEOUT).await;
+        let hello = p.handshake(self.plugin.startup_timeout).await;
         match hello {
             Ok(h) => {
                 if !h

@@ -5,6 +5,7 @@ mod support;
 mod cache;
 mod cli;
 mod deployer;
+mod faults;
 mod foundation;
 mod lifecycle;
 mod protocol;

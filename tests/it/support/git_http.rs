@@ -20,6 +20,16 @@ impl GitHttpServer {
     /// Serves the repositories below `root` at `http://127.0.0.1:PORT/<name>`.
     /// With `credentials` ("user:pass"), requests without them get 401.
     pub fn start(root: &Path, credentials: Option<&str>) -> GitHttpServer {
+        Self::start_with(root, credentials, None)
+    }
+
+    /// A server that dies in the middle of sending a pack: it sends `cut` bytes of every
+    /// upload-pack response and then drops the connection.
+    pub fn start_flaky(root: &Path, cut: usize) -> GitHttpServer {
+        Self::start_with(root, None, Some(cut))
+    }
+
+    fn start_with(root: &Path, credentials: Option<&str>, cut: Option<usize>) -> GitHttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -36,7 +46,7 @@ impl GitHttpServer {
                         let root = root.clone();
                         let expected = expected.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(stream, &root, expected.as_deref());
+                            let _ = serve(stream, &root, expected.as_deref(), cut);
                         });
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
@@ -64,7 +74,7 @@ impl Drop for GitHttpServer {
     }
 }
 
-fn serve(stream: TcpStream, root: &PathBuf, expected_auth: Option<&str>) -> std::io::Result<()> {
+fn serve(stream: TcpStream, root: &PathBuf, expected_auth: Option<&str>, cut: Option<usize>) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -144,8 +154,19 @@ fn serve(stream: TcpStream, root: &PathBuf, expected_auth: Option<&str>) -> std:
     out.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len()).as_bytes())?;
     out.write_all(&response)?;
     out.write_all(b"\r\n")?;
-    out.write_all(&body)?;
-    out.flush()
+    match cut {
+        Some(n) if path.ends_with("git-upload-pack") && body.len() > n => {
+            out.write_all(&body[..n])?;
+            out.flush()?;
+            // Gone mid-transfer: the client sees a short read.
+            let _ = out.shutdown(std::net::Shutdown::Both);
+            Ok(())
+        }
+        _ => {
+            out.write_all(&body)?;
+            out.flush()
+        }
+    }
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
