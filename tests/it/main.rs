@@ -9,3 +9,4 @@ mod faults;
 mod foundation;
 mod lifecycle;
 mod protocol;
+mod reliability;
