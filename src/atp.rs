@@ -806,6 +806,42 @@ mod tests {
         assert!(decode_envelope(C::Integer(5.into())).is_err());
     }
 
+    proptest::proptest! {
+        // Case count: PROPTEST_CASES (default 256); long local runs are in RELIABILITY.md.
+        /// No byte string makes the hello reader or the envelope decoder panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = read_hello(&mut std::io::Cursor::new(bytes.clone()));
+            let mut cursor = std::io::Cursor::new(bytes);
+            for _ in 0..8 {
+                match ciborium::from_reader::<C, _>(&mut cursor) {
+                    Ok(item) => {
+                        let _ = decode_envelope(item.clone());
+                        let _ = decode_v1(item);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+
+        /// Valid envelopes with a few corrupted bytes are handled without panics.
+        #[test]
+        fn corrupted_envelopes_never_panic(flips in proptest::collection::vec((0usize..64, proptest::num::u8::ANY), 1..6)) {
+            let mut bytes = encode(&envelope(
+                WORK_DONE,
+                "r1",
+                C::Map(vec![(text("output_id"), text("success")), (text("output_data"), C::Map(vec![(text("k"), C::Integer(1.into()))])), (text("debug_logs"), text("x"))]),
+            ));
+            for (i, b) in flips {
+                let n = bytes.len();
+                bytes[i % n] = b;
+            }
+            if let Ok(item) = ciborium::from_reader::<C, _>(&bytes[..]) {
+                let _ = decode_envelope(item);
+            }
+        }
+    }
+
     #[test]
     fn client_done_bytes_match_the_capture() {
         let bytes = encode(&envelope(CLIENT_DONE, "", C::Map(vec![])));

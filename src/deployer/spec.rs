@@ -471,6 +471,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        // Case count: PROPTEST_CASES (default 256); long local runs are in RELIABILITY.md.
+        #[test]
+        fn arbitrary_specs_never_panic(s in ".{0,200}") {
+            let _ = p(&s);
+            let _ = redact_spec(&s);
+            let _ = redact_url(&s);
+        }
+
+        #[test]
+        fn spec_like_strings_never_panic(s in "[a-z@+:/.#=_ -]{0,80}") {
+            let _ = p(&s);
+        }
+
+        /// What we print for a git spec parses back to the same source (credentials aside).
+        #[test]
+        fn git_specs_round_trip(name in "[a-z][a-z0-9-]{0,20}[a-z0-9]", host in "[a-z]{1,10}(:[0-9]{2,5})?", path in "[a-z0-9_/-]{1,30}", r in "(@[a-f0-9]{7,40})?") {
+            let spec = format!("{name}@git+https://{host}/{}{r}", path.trim_matches('/'));
+            if let Ok(parsed) = p(&spec) {
+                let again = p(&parsed.to_string()).expect("printed spec parses");
+                proptest::prop_assert_eq!(again, parsed);
+            }
+        }
+    }
+
     #[test]
     fn redaction() {
         assert_eq!(redact_url("https://tok@h/r"), "https://***@h/r");

@@ -97,10 +97,16 @@ fn load_nested(path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    parse_text(&text, path, context, depth)
+}
+
+/// Parses workflow text; `path` names it in errors and `context` is where sub-workflows are.
+pub fn parse_text(text: &str, path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
+    let err = |message: String| Error::Workflow { path: path.to_path_buf(), message };
     if text.trim().is_empty() {
         return Err(err("the file is empty".into()));
     }
-    let doc: Y = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+    let doc: Y = serde_yaml::from_str(text).map_err(|e| err(format!("not valid YAML: {e}")))?;
     parse(&doc, path, context, depth).map_err(err)
 }
 
@@ -451,4 +457,43 @@ fn scalar_text(v: &Y) -> String {
     serde_yaml::to_string(v)
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| format!("{v:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn load(text: &str) -> Result<Workflow> {
+        parse_text(text, Path::new("w.yaml"), Path::new("/nonexistent-context"), 0)
+    }
+
+    #[test]
+    fn a_minimal_workflow_loads() {
+        let wf = load("version: v0.2.0\ninput: {root: I, objects: {I: {id: I, properties: {}}}}\nsteps:\n  a:\n    plugin: {deployment_type: python, src: x}\n    input: {n: !expr $.input}\noutputs:\n  success: {a: !expr $.steps.a.outputs.success}\n").unwrap();
+        assert_eq!(wf.steps.len(), 1);
+        assert!(matches!(wf.steps["a"].kind, StepKind::Plugin(_)));
+    }
+
+    const FRAGMENTS: &[&str] = &[
+        "version: v0.2.0\n", "input: {root: I, objects: {I: {id: I, properties: {}}}}\n", "steps:\n", "  a:\n",
+        "    plugin: {deployment_type: python, src: x}\n", "    plugin: x\n", "    kind: foreach\n", "    workflow: sub.yaml\n",
+        "    input: !expr $.input\n", "    input: {a: !oneof {discriminator: d, one_of: {x: {}}}}\n", "    enabled: !expr '1 +'\n",
+        "    wait_for: !ordisabled $.steps.a.outputs\n", "outputs:\n", "  success: {a: !wait-optional $.steps}\n", "output: 5\n",
+        "outputSchema: {success: {schema: 1}}\n", "&a x: *a\n", "- - -\n", "{", "]", "!!binary aGVsbG8=\n", "maxStepTimeout: .nan\n",
+        "    timeout: -1\n", "  ? [a]\n  : b\n", "\t", "'", "\"\\u0000\"\n", "~\n", "steps: {a: 1}\n",
+    ];
+
+    proptest! {
+        // Case count: PROPTEST_CASES (default 256); long local runs are in RELIABILITY.md.
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,400}") {
+            let _ = load(&text);
+        }
+
+        #[test]
+        fn arbitrary_workflow_fragments_never_panic(parts in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..24)) {
+            let _ = load(&parts.concat());
+        }
+    }
 }
