@@ -463,7 +463,10 @@ async fn plugin(cmd: PluginCommand, verbosity: i8) -> Result<i32> {
             let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read it: {e}")))?;
             let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
             let value = crate::value::Value::from_yaml(&y);
-            let scratch = deployer.workdir().scratch_dir().join(new_run_id());
+            let run_id = new_run_id();
+            let scratch = deployer.workdir().scratch_dir().join(&run_id);
+            // Like a workflow run: prune leaves a scratch dir alone while its run lock is held.
+            let _run_lock = crate::cache::lock_exclusive(&deployer.workdir().lock_path(&format!("run-{run_id}")))?;
             let timeout = timeout.filter(|t| *t >= 0.0 && t.is_finite()).map(std::time::Duration::from_secs_f64);
             let outcome = engine::run_single(plugin, &step, &value, &scratch, timeout).await;
             let _ = std::fs::remove_dir_all(&scratch);

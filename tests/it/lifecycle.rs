@@ -405,3 +405,64 @@ fn logged_outputs_log_step_outputs() {
     out.assert_code(0);
     assert!(out.stderr.contains("logged-value"), "{}", out.stderr);
 }
+
+#[test]
+fn legacy_output_key_and_declared_error_outputs() {
+    let case = Case::new();
+    case.workflow(&wf("steps:\n  e:\n    plugin: {deployment_type: python, src: \"SPEC\"}\n    step: echo\n    input: {msg: legacy}\noutput:\n  m: !expr $.steps.e.outputs.success.msg\n"));
+    let out = case.run();
+    out.assert_code(0);
+    assert_eq!(out.yaml()["output_id"].as_str(), Some("success"));
+    // An output declared `error: true` in outputSchema exits 2 whatever its id.
+    case.workflow(&wf(r#"steps:
+  e:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: bad news}
+outputs:
+  failed:
+    m: !expr $.steps.e.outputs.success.msg
+outputSchema:
+  failed:
+    error: true
+    schema:
+      root: F
+      objects:
+        F: {id: F, properties: {m: {type: {type_id: string}}}}
+"#));
+    let out = case.run();
+    out.assert_code(2);
+    assert_eq!(out.yaml()["output_id"].as_str(), Some("failed"));
+}
+
+#[test]
+fn wait_optional_and_soft_optional_fields() {
+    let case = Case::new();
+    case.workflow(&wf(r#"steps:
+  fast:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: fast}
+  slow:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: slow, sleep: 0.5}
+  broken:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: crash
+    input: {}
+outputs:
+  success:
+    fast: !expr $.steps.fast.outputs.success.msg
+    waited: !wait-optional $.steps.slow.outputs.success.msg
+    missing: !wait-optional $.steps.broken.outputs.success
+    soft: !soft-optional $.steps.broken.outputs.success
+"#));
+    let out = case.run();
+    out.assert_code(0);
+    let doc = out.yaml();
+    let d = doc["output_data"].as_mapping().unwrap();
+    assert_eq!(d.get("waited").and_then(|v| v.as_str()), Some("slow"), "wait-optional waited for slow");
+    assert!(d.get("missing").is_none(), "a failed wait-optional field is left out");
+    assert!(d.get("soft").is_none());
+}
