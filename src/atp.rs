@@ -32,10 +32,7 @@ const ERROR: u64 = 5;
 #[derive(Debug, thiserror::Error)]
 pub enum AtpError {
     #[error("cannot start the plugin ({command}): {source}")]
-    Spawn {
-        command: String,
-        source: std::io::Error,
-    },
+    Spawn { command: String, source: std::io::Error },
     #[error("{message}{}", stderr_suffix(.stderr))]
     Startup { message: String, stderr: String },
     #[error("{message}{}", stderr_suffix(.stderr))]
@@ -54,10 +51,7 @@ fn stderr_suffix(stderr: &str) -> String {
 }
 
 fn indent(s: &str) -> String {
-    s.lines()
-        .map(|l| format!("  | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    s.lines().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// What is needed to launch a plugin.
@@ -147,22 +141,19 @@ impl PluginProcess {
             });
         }
         let command = format!("{} -m {} --atp", launch.python.display(), launch.module);
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| AtpError::Spawn { command, source })?;
+        let mut child = cmd.spawn().map_err(|source| AtpError::Spawn { command, source })?;
         let pid = child.id() as i32;
-        let (stdin, stdout, stderr) =
-            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-                (Some(a), Some(b), Some(c)) => (a, b, c),
-                _ => {
-                    kill_group(pid);
-                    let _ = child.wait();
-                    return Err(AtpError::Startup {
-                        message: "the plugin's pipes could not be opened".into(),
-                        stderr: String::new(),
-                    });
-                }
-            };
+        let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => {
+                kill_group(pid);
+                let _ = child.wait();
+                return Err(AtpError::Startup {
+                    message: "the plugin's pipes could not be opened".into(),
+                    stderr: String::new(),
+                });
+            }
+        };
         let tail: Tail = Arc::new(Mutex::new(VecDeque::new()));
         let closing = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
@@ -190,11 +181,7 @@ impl PluginProcess {
     }
 
     pub fn stderr_tail(&self) -> String {
-        let t = self
-            .stderr
-            .lock()
-            .map(|t| t.iter().copied().collect::<Vec<u8>>())
-            .unwrap_or_default();
+        let t = self.stderr.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
         String::from_utf8_lossy(&t).into_owned()
     }
 
@@ -221,8 +208,7 @@ impl PluginProcess {
             Ok(Some(Incoming::Closed { problem })) => {
                 let stderr = self.settle_stderr().await;
                 Err(AtpError::Startup {
-                    message: problem
-                        .unwrap_or_else(|| "the plugin exited before its ATP hello".into()),
+                    message: problem.unwrap_or_else(|| "the plugin exited before its ATP hello".into()),
                     stderr,
                 })
             }
@@ -235,10 +221,7 @@ impl PluginProcess {
                 stderr: self.settle_stderr().await,
             }),
             Err(_) => Err(AtpError::Startup {
-                message: format!(
-                    "the plugin sent no ATP hello within {} s",
-                    timeout.as_secs_f64()
-                ),
+                message: format!("the plugin sent no ATP hello within {} s", timeout.as_secs_f64()),
                 stderr: self.stderr_tail(),
             }),
         }
@@ -258,21 +241,9 @@ impl PluginProcess {
         self.stderr_tail()
     }
 
-    pub fn start_work(
-        &mut self,
-        run_id: &str,
-        step_id: &str,
-        input: &Value,
-    ) -> Result<(), AtpError> {
-        let work = C::Map(vec![
-            (text("id"), text(step_id)),
-            (text("config"), input.to_cbor()),
-        ]);
-        let msg = if self.version == 1 {
-            work
-        } else {
-            envelope(WORK_START, run_id, work)
-        };
+    pub fn start_work(&mut self, run_id: &str, step_id: &str, input: &Value) -> Result<(), AtpError> {
+        let work = C::Map(vec![(text("id"), text(step_id)), (text("config"), input.to_cbor())]);
+        let msg = if self.version == 1 { work } else { envelope(WORK_START, run_id, work) };
         self.send(msg)
     }
 
@@ -280,25 +251,16 @@ impl PluginProcess {
         if self.version == 1 {
             return Err(AtpError::Step("ATP version 1 has no signals".into()));
         }
-        let data = C::Map(vec![
-            (text("signal_id"), text(signal_id)),
-            (text("data"), data.to_cbor()),
-        ]);
+        let data = C::Map(vec![(text("signal_id"), text(signal_id)), (text("data"), data.to_cbor())]);
         self.send(envelope(SIGNAL, run_id, data))
     }
 
     fn send(&mut self, msg: C) -> Result<(), AtpError> {
-        let ok = self
-            .writer
-            .as_ref()
-            .is_some_and(|w| w.send(encode(&msg)).is_ok());
+        let ok = self.writer.as_ref().is_some_and(|w| w.send(encode(&msg)).is_ok());
         if ok {
             Ok(())
         } else {
-            Err(AtpError::Protocol {
-                message: "the plugin's input is closed".into(),
-                stderr: self.stderr_tail(),
-            })
+            Err(AtpError::Protocol { message: "the plugin's input is closed".into(), stderr: self.stderr_tail() })
         }
     }
 
@@ -318,14 +280,9 @@ impl PluginProcess {
                 Some(Incoming::Exited) => {
                     gone = Some(tokio::time::Instant::now() + Duration::from_millis(200));
                 }
-                Some(Incoming::Done {
-                    run_id: r,
-                    mut done,
-                }) if r == run_id || self.version == 1 => {
+                Some(Incoming::Done { run_id: r, mut done }) if r == run_id || self.version == 1 => {
                     // debug_logs accumulate per process (atp.md §3.11): keep only what is new.
-                    if done.debug_logs.len() >= self.seen_logs
-                        && done.debug_logs.is_char_boundary(self.seen_logs)
-                    {
+                    if done.debug_logs.len() >= self.seen_logs && done.debug_logs.is_char_boundary(self.seen_logs) {
                         let all = std::mem::take(&mut done.debug_logs);
                         done.debug_logs = all[self.seen_logs..].to_string();
                         self.seen_logs = all.len();
@@ -335,22 +292,10 @@ impl PluginProcess {
                 Some(Incoming::Done { run_id: r, .. }) => {
                     tracing::warn!("{}: result for unknown run '{r}' ignored", self.label);
                 }
-                Some(Incoming::Signal {
-                    run_id,
-                    signal_id,
-                    data,
-                }) => {
-                    tracing::info!(
-                        "{}: plugin signal '{signal_id}' for run '{run_id}': {data}",
-                        self.label
-                    );
+                Some(Incoming::Signal { run_id, signal_id, data }) => {
+                    tracing::info!("{}: plugin signal '{signal_id}' for run '{run_id}': {data}", self.label);
                 }
-                Some(Incoming::Error {
-                    run_id: r,
-                    error,
-                    step_fatal,
-                    server_fatal,
-                }) => {
+                Some(Incoming::Error { run_id: r, error, step_fatal, server_fatal }) => {
                     if server_fatal || (step_fatal && (r == run_id || r.is_empty())) {
                         return Err(AtpError::Step(tidy_plugin_error(&error)));
                     }
@@ -367,14 +312,10 @@ impl PluginProcess {
                         Some(Incoming::Closed { problem }) => problem,
                         _ => None,
                     };
-                    let problem =
-                        problem.unwrap_or_else(|| "the plugin exited without a result".to_string());
+                    let problem = problem.unwrap_or_else(|| "the plugin exited without a result".to_string());
                     let stderr = self.settle_stderr().await;
                     let status = self.exit_status_text();
-                    return Err(AtpError::Protocol {
-                        message: format!("{problem}{status}"),
-                        stderr,
-                    });
+                    return Err(AtpError::Protocol { message: format!("{problem}{status}"), stderr });
                 }
             }
         }
@@ -382,11 +323,7 @@ impl PluginProcess {
 
     fn exit_status_text(&mut self) -> String {
         use std::os::unix::process::ExitStatusExt;
-        match self
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-        {
+        match self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
             Some(st) => match (st.code(), st.signal()) {
                 (Some(code), _) => format!(" (exit code {code})"),
                 (None, Some(sig)) => format!(" (killed by signal {sig})"),
@@ -446,12 +383,7 @@ fn exited_without_reaping(pid: i32) -> bool {
     // SAFETY: waitid with WNOWAIT only inspects the child's state.
     unsafe {
         let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        );
+        let r = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
         r == 0 && info.si_pid() != 0
     }
 }
@@ -522,11 +454,7 @@ fn spawn_writer(mut stdin: ChildStdin) -> std::sync::mpsc::Sender<Vec<u8>> {
     tx
 }
 
-fn spawn_reader(
-    stdout: std::process::ChildStdout,
-    tx: mpsc::UnboundedSender<Incoming>,
-    closing: Arc<AtomicBool>,
-) {
+fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Incoming>, closing: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, stdout);
         let hello = match read_hello(&mut reader) {
@@ -550,28 +478,20 @@ fn spawn_reader(
                     let problem = if eof || closing.load(Ordering::SeqCst) {
                         None
                     } else {
-                        Some(format!(
-                            "the plugin wrote data that is not valid CBOR to stdout ({e:?})"
-                        ))
+                        Some(format!("the plugin wrote data that is not valid CBOR to stdout ({e:?})"))
                     };
                     let _ = tx.send(Incoming::Closed { problem });
                     return;
                 }
             };
-            let msg = if v1 {
-                decode_v1(item)
-            } else {
-                decode_envelope(item)
-            };
+            let msg = if v1 { decode_v1(item) } else { decode_envelope(item) };
             let msg = match msg {
                 Ok(m) => m,
                 Err(problem) => {
                     if closing.load(Ordering::SeqCst) {
                         continue;
                     }
-                    Incoming::Closed {
-                        problem: Some(problem),
-                    }
+                    Incoming::Closed { problem: Some(problem) }
                 }
             };
             let stop = matches!(msg, Incoming::Closed { .. });
@@ -606,9 +526,7 @@ fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
             break *m;
         }
         if seen.len() > MAX_JUNK {
-            return Err(Some(format!(
-                "the plugin printed more than {MAX_JUNK} bytes to stdout without an ATP hello"
-            )));
+            return Err(Some(format!("the plugin printed more than {MAX_JUNK} bytes to stdout without an ATP hello")));
         }
     };
     let junk = seen[..seen.len() - marker.len()].to_vec();
@@ -619,75 +537,41 @@ fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
         Some(Value::Int(v)) if *v >= 0 => *v as u64,
         _ => return Err(Some("the plugin's ATP hello has no version".into())),
     };
-    let schema = map
-        .get("schema")
-        .cloned()
-        .ok_or(Some("the plugin's ATP hello has no schema".to_string()))?;
-    Ok(Hello {
-        version,
-        schema,
-        junk,
-    })
+    let schema = map.get("schema").cloned().ok_or(Some("the plugin's ATP hello has no schema".to_string()))?;
+    Ok(Hello { version, schema, junk })
 }
 
 fn decode_envelope(item: C) -> Result<Incoming, String> {
     let v = Value::from_cbor(&item);
     let id = match v.get("id") {
         Some(Value::Int(i)) => *i as u64,
-        _ => {
-            return Err(format!(
-                "the plugin sent a message without a numeric 'id': {}",
-                short(&v)
-            ))
-        }
+        _ => return Err(format!("the plugin sent a message without a numeric 'id': {}", short(&v))),
     };
-    let run_id = v
-        .get("run_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let run_id = v.get("run_id").and_then(Value::as_str).unwrap_or_default().to_string();
     let data = v.get("data").cloned().unwrap_or(Value::Null);
     match id {
-        WORK_DONE => Ok(Incoming::Done {
-            run_id,
-            done: work_done(&data)?,
-        }),
+        WORK_DONE => Ok(Incoming::Done { run_id, done: work_done(&data)? }),
         SIGNAL => Ok(Incoming::Signal {
             run_id,
-            signal_id: data
-                .get("signal_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            signal_id: data.get("signal_id").and_then(Value::as_str).unwrap_or_default().to_string(),
             data: data.get("data").cloned().unwrap_or(Value::Null),
         }),
         ERROR => Ok(Incoming::Error {
             run_id,
-            error: data
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("(no message)")
-                .to_string(),
+            error: data.get("error").and_then(Value::as_str).unwrap_or("(no message)").to_string(),
             step_fatal: matches!(data.get("step_fatal"), Some(Value::Bool(true))),
             server_fatal: matches!(data.get("server_fatal"), Some(Value::Bool(true))),
         }),
         other => {
             tracing::warn!("plugin sent an unknown ATP message type {other}; ignored");
-            Ok(Incoming::Signal {
-                run_id,
-                signal_id: format!("unknown message type {other}"),
-                data,
-            })
+            Ok(Incoming::Signal { run_id, signal_id: format!("unknown message type {other}"), data })
         }
     }
 }
 
 fn decode_v1(item: C) -> Result<Incoming, String> {
     let v = Value::from_cbor(&item);
-    Ok(Incoming::Done {
-        run_id: String::new(),
-        done: work_done(&v)?,
-    })
+    Ok(Incoming::Done { run_id: String::new(), done: work_done(&v)? })
 }
 
 fn work_done(data: &Value) -> Result<WorkDone, String> {
@@ -699,11 +583,7 @@ fn work_done(data: &Value) -> Result<WorkDone, String> {
     Ok(WorkDone {
         output_id,
         output_data: data.get("output_data").cloned().unwrap_or(Value::Null),
-        debug_logs: data
-            .get("debug_logs")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        debug_logs: data.get("debug_logs").and_then(Value::as_str).unwrap_or_default().to_string(),
     })
 }
 
@@ -729,10 +609,7 @@ fn first_line(s: &str) -> &str {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 300 {
-        format!(
-            "{}…",
-            &s[..s.char_indices().nth(300).map(|(i, _)| i).unwrap_or(s.len())]
-        )
+        format!("{}…", &s[..s.char_indices().nth(300).map(|(i, _)| i).unwrap_or(s.len())])
     } else {
         s
     }
@@ -743,11 +620,7 @@ fn text(s: &str) -> C {
 }
 
 fn envelope(id: u64, run_id: &str, data: C) -> C {
-    C::Map(vec![
-        (text("id"), C::Integer(id.into())),
-        (text("run_id"), text(run_id)),
-        (text("data"), data),
-    ])
+    C::Map(vec![(text("id"), C::Integer(id.into())), (text("run_id"), text(run_id)), (text("data"), data)])
 }
 
 fn encode(item: &C) -> Vec<u8> {
@@ -766,10 +639,7 @@ mod tests {
         let mut bytes = b"import-time print\n".to_vec();
         let hello = C::Map(vec![
             (text("version"), C::Integer(3.into())),
-            (
-                text("schema"),
-                C::Map(vec![(text("steps"), C::Map(vec![]))]),
-            ),
+            (text("schema"), C::Map(vec![(text("steps"), C::Map(vec![]))])),
         ]);
         bytes.extend(encode(&hello));
         let h = read_hello(&mut std::io::Cursor::new(bytes)).unwrap();

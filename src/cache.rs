@@ -33,10 +33,7 @@ impl Workdir {
             return Ok(absolute(p, &std::env::current_dir().unwrap_or_default()));
         }
         if let Some(p) = std::env::var_os(ENV_WORKDIR).filter(|v| !v.is_empty()) {
-            return Ok(absolute(
-                Path::new(&p),
-                &std::env::current_dir().unwrap_or_default(),
-            ));
+            return Ok(absolute(Path::new(&p), &std::env::current_dir().unwrap_or_default()));
         }
         if let Some(p) = config {
             // A relative config workdir is relative to the context directory, like every other path.
@@ -47,15 +44,13 @@ impl Workdir {
 
     /// Creates the workdir if needed and checks that nobody else can plant code in it.
     pub fn open(root: PathBuf) -> Result<Workdir> {
-        fs::create_dir_all(&root)
-            .map_err(|e| Error::io(format!("cannot create workdir {}", root.display()), e))?;
+        fs::create_dir_all(&root).map_err(|e| Error::io(format!("cannot create workdir {}", root.display()), e))?;
         check_safe(&root)?;
         let wd = Workdir { root };
         for sub in ["git", "venvs", "runs", "scratch", "locks"] {
             let p = wd.root.join(sub);
             if !p.is_dir() {
-                fs::create_dir_all(&p)
-                    .map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
+                fs::create_dir_all(&p).map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
             }
         }
         let tag = wd.root.join("CACHEDIR.TAG");
@@ -94,7 +89,9 @@ fn default_dir() -> Result<PathBuf> {
     }
     match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
         Some(home) => Ok(PathBuf::from(home).join(".cache").join("arcaflow-py")),
-        None => Err(Error::Cache("neither XDG_CACHE_HOME nor HOME is set; give a workdir with --workdir or ARCAFLOW_PY_WORKDIR".into())),
+        None => Err(Error::Cache(
+            "neither XDG_CACHE_HOME nor HOME is set; give a workdir with --workdir or ARCAFLOW_PY_WORKDIR".into(),
+        )),
     }
 }
 
@@ -109,8 +106,8 @@ fn absolute(p: &Path, base: &Path) -> PathBuf {
 /// A workdir that another local user can write to would let them plant a venv that we then run.
 fn check_safe(root: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let link = fs::symlink_metadata(root)
-        .map_err(|e| Error::io(format!("cannot inspect workdir {}", root.display()), e))?;
+    let link =
+        fs::symlink_metadata(root).map_err(|e| Error::io(format!("cannot inspect workdir {}", root.display()), e))?;
     if link.file_type().is_symlink() {
         return Err(Error::Cache(format!(
             "the workdir {} is a symbolic link; refusing to use it (give its real path instead)",
@@ -139,15 +136,11 @@ fn check_safe(root: &Path) -> Result<()> {
 /// Writes a file so that readers see either the old or the new content, never a torn one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
-    tmp.write_all(data)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(format!("cannot sync {}", path.display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(format!("cannot write in {}", dir.display()), e))?;
+    tmp.write_all(data).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(format!("cannot sync {}", path.display()), e))?;
+    tmp.persist(path).map_err(|e| Error::io(format!("cannot write {}", path.display()), e.error))?;
     Ok(())
 }
 
@@ -168,15 +161,13 @@ fn open_lock(path: &Path) -> Result<File> {
 
 pub fn lock_exclusive(path: &Path) -> Result<LockGuard> {
     let file = open_lock(path)?;
-    file.lock()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+    file.lock().map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
     Ok(LockGuard { _file: file })
 }
 
 pub fn lock_shared(path: &Path) -> Result<LockGuard> {
     let file = open_lock(path)?;
-    file.lock_shared()
-        .map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
+    file.lock_shared().map_err(|e| Error::io(format!("cannot lock {}", path.display()), e))?;
     Ok(LockGuard { _file: file })
 }
 
@@ -186,8 +177,6 @@ pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
     match file.try_lock() {
         Ok(()) => Ok(Some(LockGuard { _file: file })),
         Err(fs::TryLockError::WouldBlock) => Ok(None),
-        Err(fs::TryLockError::Error(e)) => {
-            Err(Error::io(format!("cannot lock {}", path.display()), e))
-        }
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
     }
 }

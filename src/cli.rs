@@ -47,9 +47,7 @@ enum Command {
     /// List recent runs and their status (newest first).
     Runs(RunsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the man page (roff) to stdout.
     Man,
     /// Work with one plugin: print its schema, or run one of its steps.
@@ -130,11 +128,7 @@ struct RunArgs {
     #[arg(value_name = "WORKFLOW")]
     workflow_pos: Option<PathBuf>,
     /// The workflow file, as the reference engine's -workflow.
-    #[arg(
-        long = "workflow",
-        value_name = "FILE",
-        conflicts_with = "workflow_pos"
-    )]
+    #[arg(long = "workflow", value_name = "FILE", conflicts_with = "workflow_pos")]
     workflow_flag: Option<PathBuf>,
     /// Input YAML file (default: an empty input).
     #[arg(short, long, value_name = "FILE")]
@@ -171,15 +165,8 @@ fn parse_policy(s: &str) -> std::result::Result<PullPolicy, String> {
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let verbosity: i8 = if cli.quiet {
-        -1
-    } else {
-        cli.verbose.min(2) as i8
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let verbosity: i8 = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -232,8 +219,7 @@ struct Paths {
 }
 
 fn resolve_paths(args: &RunArgs) -> Result<Paths> {
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
     let abs = |p: &Path, base: &Path| {
         if p.is_absolute() {
             p.to_path_buf()
@@ -245,35 +231,18 @@ fn resolve_paths(args: &RunArgs) -> Result<Paths> {
         Some(c) => {
             let c = abs(c, &cwd);
             if !c.is_dir() {
-                return Err(Error::Usage(format!(
-                    "the context directory {} does not exist",
-                    c.display()
-                )));
+                return Err(Error::Usage(format!("the context directory {} does not exist", c.display())));
             }
             (c.clone(), c)
         }
         None => {
-            let wf = args
-                .workflow_pos
-                .as_ref()
-                .or(args.workflow_flag.as_ref())
-                .map(|w| abs(w, &cwd));
-            let ctx = wf
-                .as_ref()
-                .and_then(|w| w.parent().map(Path::to_path_buf))
-                .unwrap_or_else(|| cwd.clone());
+            let wf = args.workflow_pos.as_ref().or(args.workflow_flag.as_ref()).map(|w| abs(w, &cwd));
+            let ctx = wf.as_ref().and_then(|w| w.parent().map(Path::to_path_buf)).unwrap_or_else(|| cwd.clone());
             (ctx, cwd.clone())
         }
     };
     let workflow = match (&args.workflow_pos, &args.workflow_flag) {
-        (Some(p), _) => abs(
-            p,
-            &if args.common.context.is_some() {
-                context.clone()
-            } else {
-                cwd.clone()
-            },
-        ),
+        (Some(p), _) => abs(p, &if args.common.context.is_some() { context.clone() } else { cwd.clone() }),
         (None, Some(p)) => abs(p, &base),
         (None, None) => context.join("workflow.yaml"),
     };
@@ -293,18 +262,10 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 fn deployer(common: &Common, config: &Config, context: &Path) -> Result<Arc<Deployer>> {
-    let root = Workdir::locate(
-        common.workdir.as_deref(),
-        config.python.workdir.as_deref(),
-        context,
-    )?;
+    let root = Workdir::locate(common.workdir.as_deref(), config.python.workdir.as_deref(), context)?;
     let workdir = Workdir::open(root)?;
     let policy = engine::effective_policy(config, common.pull_policy);
-    Ok(Arc::new(Deployer::new(
-        workdir,
-        config.python.clone(),
-        policy,
-    )))
+    Ok(Arc::new(Deployer::new(workdir, config.python.clone(), policy)))
 }
 
 async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
@@ -316,13 +277,23 @@ async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
     if let Some(path) = junit {
         let name = resolve_paths(&args).map(|p| p.workflow.display().to_string()).unwrap_or_else(|_| "workflow".into());
         let run_error = result.as_ref().err().map(|e| e.to_string());
-        let summary = crate::report::Summary { name: &name, seconds: started.elapsed().as_secs_f64(), steps: &steps, run_error: run_error.as_deref() };
+        let summary = crate::report::Summary {
+            name: &name,
+            seconds: started.elapsed().as_secs_f64(),
+            steps: &steps,
+            run_error: run_error.as_deref(),
+        };
         crate::report::write_junit(&path, &summary)?;
     }
     result
 }
 
-async fn run_workflow(args: RunArgs, verbosity: i8, validate_only: bool, reports: &mut Vec<engine::StepReport>) -> Result<i32> {
+async fn run_workflow(
+    args: RunArgs,
+    verbosity: i8,
+    validate_only: bool,
+    reports: &mut Vec<engine::StepReport>,
+) -> Result<i32> {
     let paths = resolve_paths(&args)?;
     let config = load_config(paths.config.as_deref())?;
     crate::logging::init(verbosity, config.log.level);
@@ -422,20 +393,27 @@ fn runs(args: RunsArgs, verbosity: i8) -> Result<i32> {
 async fn plugin(cmd: PluginCommand, verbosity: i8) -> Result<i32> {
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
     let (spec, common) = match &cmd {
-        PluginCommand::Schema { spec, common, .. } | PluginCommand::Run { spec, common, .. } => (spec.clone(), common.clone()),
+        PluginCommand::Schema { spec, common, .. } | PluginCommand::Run { spec, common, .. } => {
+            (spec.clone(), common.clone())
+        }
     };
-    let context = common.context.as_ref().map(|c| if c.is_absolute() { c.clone() } else { cwd.join(c) }).unwrap_or(cwd.clone());
+    let context =
+        common.context.as_ref().map(|c| if c.is_absolute() { c.clone() } else { cwd.join(c) }).unwrap_or(cwd.clone());
     let config_path = common.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
     let config = load_config(config_path.as_deref())?;
     crate::logging::init(verbosity, config.log.level);
     let deployer = deployer(&common, &config, &context)?;
     let module = ModuleSpec::parse(&spec, &context)?;
     let plugins = engine::deploy_all(deployer.clone(), [("spec".to_string(), module)].into_iter().collect()).await?;
-    let Some(plugin) = plugins.into_values().next() else { return Err(Error::Run("the plugin was not deployed".into())) };
+    let Some(plugin) = plugins.into_values().next() else {
+        return Err(Error::Run("the plugin was not deployed".into()));
+    };
     let pick_step = |step: &Option<String>| -> Result<String> {
         match step {
             Some(s) => Ok(s.clone()),
-            None if plugin.schema.steps.len() == 1 => Ok(plugin.schema.steps.keys().next().cloned().unwrap_or_default()),
+            None if plugin.schema.steps.len() == 1 => {
+                Ok(plugin.schema.steps.keys().next().cloned().unwrap_or_default())
+            }
             None => Err(Error::Usage(format!(
                 "--step is required: the plugin has several steps ({})",
                 plugin.schema.steps.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -487,10 +465,7 @@ async fn plugin(cmd: PluginCommand, verbosity: i8) -> Result<i32> {
 /// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.
 async fn watch_signals(tx: tokio::sync::watch::Sender<Interrupt>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return;
     };
     let mut count = 0;
@@ -510,42 +485,23 @@ async fn watch_signals(tx: tokio::sync::watch::Sender<Interrupt>) {
 }
 
 async fn pull(args: PullArgs, verbosity: i8) -> Result<i32> {
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
     let context = args
         .common
         .context
         .as_ref()
-        .map(|c| {
-            if c.is_absolute() {
-                c.clone()
-            } else {
-                cwd.join(c)
-            }
-        })
+        .map(|c| if c.is_absolute() { c.clone() } else { cwd.join(c) })
         .unwrap_or(cwd.clone());
-    let config_path = args.common.config.as_ref().map(|p| {
-        if p.is_absolute() {
-            p.clone()
-        } else {
-            cwd.join(p)
-        }
-    });
+    let config_path = args.common.config.as_ref().map(|p| if p.is_absolute() { p.clone() } else { cwd.join(p) });
     let config = load_config(config_path.as_deref())?;
     crate::logging::init(verbosity, config.log.level);
     if args.workflows.is_empty() && args.spec.is_empty() {
-        return Err(Error::Usage(
-            "give at least one workflow file or --spec SPEC".into(),
-        ));
+        return Err(Error::Usage("give at least one workflow file or --spec SPEC".into()));
     }
     let deployer = deployer(&args.common, &config, &context)?;
     let mut specs = std::collections::BTreeMap::new();
     for w in &args.workflows {
-        let path = if w.is_absolute() {
-            w.clone()
-        } else {
-            cwd.join(w)
-        };
+        let path = if w.is_absolute() { w.clone() } else { cwd.join(w) };
         let ctx = args
             .common
             .context
@@ -563,11 +519,7 @@ async fn pull(args: PullArgs, verbosity: i8) -> Result<i32> {
         .values()
         .map(|p| {
             let what = if p.built_now { "built" } else { "cached" };
-            format!(
-                "{what}: {} ({})",
-                p.spec,
-                p.meta.commit.as_deref().unwrap_or("pypi")
-            )
+            format!("{what}: {} ({})", p.spec, p.meta.commit.as_deref().unwrap_or("pypi"))
         })
         .collect();
     lines.sort();
@@ -578,22 +530,14 @@ async fn pull(args: PullArgs, verbosity: i8) -> Result<i32> {
 }
 
 fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs();
-    let stamp = humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
-    )
-    .to_string()
-    .replace([':', '-'], "")
-    .trim_end_matches('Z')
-    .to_string();
-    format!(
-        "{stamp}-{:04x}{:04x}",
-        now.subsec_nanos() & 0xffff,
-        std::process::id() & 0xffff
-    )
+    let stamp = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
+        .replace([':', '-'], "")
+        .trim_end_matches('Z')
+        .to_string();
+    format!("{stamp}-{:04x}{:04x}", now.subsec_nanos() & 0xffff, std::process::id() & 0xffff)
 }
 
 const PRUNE_HELP: &str = "By default prune removes what nothing will use again:

@@ -26,9 +26,9 @@ impl std::str::FromStr for PullPolicy {
             "IfNotPresent" => Ok(PullPolicy::IfNotPresent),
             "Always" => Ok(PullPolicy::Always),
             "Never" => Ok(PullPolicy::Never),
-            other => Err(format!(
-                "'{other}' is not a valid pull policy, must be one of: 'Always', 'IfNotPresent', 'Never'"
-            )),
+            other => {
+                Err(format!("'{other}' is not a valid pull policy, must be one of: 'Always', 'IfNotPresent', 'Never'"))
+            }
         }
     }
 }
@@ -133,14 +133,9 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            message: format!("cannot read it: {e}"),
-        })?;
-        Config::parse(&text).map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config { path: path.to_path_buf(), message: format!("cannot read it: {e}") })?;
+        Config::parse(&text).map_err(|message| Error::Config { path: path.to_path_buf(), message })
     }
 
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
@@ -157,15 +152,14 @@ impl Config {
         };
         if let Some(dest) = &config.log.destination {
             if dest != "stdout" && dest != "stderr" {
-                return Err(format!("log.destination: '{dest}' is not valid, use 'stderr' (or 'stdout', which also means stderr)"));
+                return Err(format!(
+                    "log.destination: '{dest}' is not valid, use 'stderr' (or 'stdout', which also means stderr)"
+                ));
             }
         }
         match (raw.deployer, raw.deployers) {
             (Some(_), Some(_)) => {
-                return Err(
-                    "both 'deployer' (seed form) and 'deployers' (engine form) are set; use one"
-                        .into(),
-                )
+                return Err("both 'deployer' (seed form) and 'deployers' (engine form) are set; use one".into())
             }
             (Some(seed), None) => {
                 let (kind, python) = split_deployer(seed, "type", "deployer")?;
@@ -175,9 +169,7 @@ impl Config {
                     ));
                 }
                 config.python = python.unwrap_or_default();
-                config
-                    .deployment_types
-                    .insert("python".into(), "python".into());
+                config.deployment_types.insert("python".into(), "python".into());
             }
             (None, Some(map)) => {
                 for (deployment_type, entry) in map {
@@ -190,9 +182,7 @@ impl Config {
                 }
             }
             (None, None) => {
-                config
-                    .deployment_types
-                    .insert("python".into(), "python".into());
+                config.deployment_types.insert("python".into(), "python".into());
             }
         }
         Ok(config)
@@ -209,27 +199,19 @@ fn split_deployer(
 ) -> std::result::Result<(String, Option<PythonDeployer>), String> {
     let name = match map.remove(discriminator) {
         Some(serde_yaml::Value::String(s)) => s,
-        Some(other) => {
-            return Err(format!(
-                "{at}.{discriminator}: must be a string, got {other:?}"
-            ))
-        }
-        None => {
-            return Err(format!(
-                "{at}: missing discriminator field '{discriminator}'"
-            ))
-        }
+        Some(other) => return Err(format!("{at}.{discriminator}: must be a string, got {other:?}")),
+        None => return Err(format!("{at}: missing discriminator field '{discriminator}'")),
     };
     match name.as_str() {
         "python" => {
-            let python: PythonDeployer = serde_yaml::from_value(serde_yaml::Value::Mapping(map))
-                .map_err(|e| format!("{at}: {e}"))?;
+            let python: PythonDeployer =
+                serde_yaml::from_value(serde_yaml::Value::Mapping(map)).map_err(|e| format!("{at}: {e}"))?;
             Ok((name, Some(python)))
         }
         "podman" | "docker" | "kubernetes" => Ok((name, None)),
-        other => Err(format!(
-            "{at}.{discriminator}: '{other}' is not a known deployer (python, podman, docker, kubernetes)"
-        )),
+        other => {
+            Err(format!("{at}.{discriminator}: '{other}' is not a known deployer (python, podman, docker, kubernetes)"))
+        }
     }
 }
 
@@ -249,18 +231,13 @@ mod tests {
     fn engine_form_is_accepted() {
         let c = Config::parse("deployers:\n  python:\n    deployer_name: python\n    workdir: /tmp/x\n  image:\n    deployer_name: podman\nlog:\n  level: debug\n").unwrap();
         assert_eq!(c.python.workdir.as_deref(), Some(Path::new("/tmp/x")));
-        assert_eq!(
-            c.deployment_types.get("image").map(String::as_str),
-            Some("podman")
-        );
+        assert_eq!(c.deployment_types.get("image").map(String::as_str), Some("podman"));
         assert_eq!(c.log.level, Some(LogLevel::Debug));
     }
 
     #[test]
     fn unknown_keys_are_named() {
-        let e =
-            Config::parse("deployers:\n  python:\n    deployer_name: python\n    pythonpath: x\n")
-                .unwrap_err();
+        let e = Config::parse("deployers:\n  python:\n    deployer_name: python\n    pythonpath: x\n").unwrap_err();
         assert!(e.contains("pythonpath"), "{e}");
         let e = Config::parse("bogus: 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
@@ -268,8 +245,7 @@ mod tests {
 
     #[test]
     fn bad_pull_policy_is_rejected() {
-        let e = Config::parse("deployer:\n  type: python\n  modulePullPolicy: Sometimes\n")
-            .unwrap_err();
+        let e = Config::parse("deployer:\n  type: python\n  modulePullPolicy: Sometimes\n").unwrap_err();
         assert!(e.contains("Sometimes"), "{e}");
     }
 }

@@ -13,19 +13,15 @@ pub enum Format {
 
 /// The reference engine's document: `output_data` and `output_id`, keys sorted.
 pub fn document(output_id: &str, output_data: &Value) -> Value {
-    Value::map_from([
-        ("output_data", output_data.clone()),
-        ("output_id", Value::String(output_id.to_string())),
-    ])
+    Value::map_from([("output_data", output_data.clone()), ("output_id", Value::String(output_id.to_string()))])
 }
 
 pub fn render(doc: &Value, format: Format) -> String {
     match format {
-        Format::Yaml => serde_yaml::to_string(doc)
-            .unwrap_or_else(|e| format!("# cannot render the output: {e}\n")),
+        Format::Yaml => serde_yaml::to_string(doc).unwrap_or_else(|e| format!("# cannot render the output: {e}\n")),
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(doc)
-                .unwrap_or_else(|e| format!("\"cannot render the output: {e}\""));
+            let mut s =
+                serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("\"cannot render the output: {e}\""));
             s.push('\n');
             s
         }

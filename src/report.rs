@@ -16,7 +16,8 @@ pub struct Summary<'a> {
 }
 
 pub fn write_junit(path: &Path, s: &Summary) -> Result<()> {
-    std::fs::write(path, junit(s)).map_err(|e| Error::Usage(format!("cannot write the JUnit report {}: {e}", path.display())))
+    std::fs::write(path, junit(s))
+        .map_err(|e| Error::Usage(format!("cannot write the JUnit report {}: {e}", path.display())))
 }
 
 pub fn junit(s: &Summary) -> String {
@@ -45,18 +46,34 @@ pub fn junit(s: &Summary) -> String {
         x.push_str("    </testcase>\n");
     }
     for r in s.steps {
-        let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">", esc(s.name), esc(&r.id), r.seconds);
+        let _ = writeln!(
+            x,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+            esc(s.name),
+            esc(&r.id),
+            r.seconds
+        );
         let message = r.message.as_deref().unwrap_or("");
         match r.status {
             StepStatus::Crashed => {
-                let _ = writeln!(x, "      <failure message=\"{}\" type=\"crashed\">{}</failure>", esc(first_line(message)), esc(message));
+                let _ = writeln!(
+                    x,
+                    "      <failure message=\"{}\" type=\"crashed\">{}</failure>",
+                    esc(first_line(message)),
+                    esc(message)
+                );
             }
             StepStatus::ErrorOutput => {
                 let id = r.output_id.as_deref().unwrap_or("error");
-                let _ = writeln!(x, "      <failure message=\"the step returned its error output '{}'\" type=\"error_output\"/>", esc(id));
+                let _ = writeln!(
+                    x,
+                    "      <failure message=\"the step returned its error output '{}'\" type=\"error_output\"/>",
+                    esc(id)
+                );
             }
             StepStatus::Disabled | StepStatus::Skipped | StepStatus::NotRun | StepStatus::Cancelled => {
-                let why = if message.is_empty() { format!("{:?}", r.status).to_lowercase() } else { message.to_string() };
+                let why =
+                    if message.is_empty() { format!("{:?}", r.status).to_lowercase() } else { message.to_string() };
                 let _ = writeln!(x, "      <skipped message=\"{}\"/>", esc(first_line(&why)));
             }
             StepStatus::Succeeded | StepStatus::Running => {}
@@ -99,8 +116,22 @@ mod tests {
     #[test]
     fn escapes_and_counts() {
         let steps = vec![
-            StepReport { id: "a<b".into(), status: StepStatus::Crashed, output_id: None, message: Some("x & y\nmore".into()), debug_logs: "log\u{1}".into(), seconds: 1.5 },
-            StepReport { id: "ok".into(), status: StepStatus::Succeeded, output_id: Some("success".into()), message: None, debug_logs: String::new(), seconds: 0.25 },
+            StepReport {
+                id: "a<b".into(),
+                status: StepStatus::Crashed,
+                output_id: None,
+                message: Some("x & y\nmore".into()),
+                debug_logs: "log\u{1}".into(),
+                seconds: 1.5,
+            },
+            StepReport {
+                id: "ok".into(),
+                status: StepStatus::Succeeded,
+                output_id: Some("success".into()),
+                message: None,
+                debug_logs: String::new(),
+                seconds: 0.25,
+            },
         ];
         let x = junit(&Summary { name: "w.yaml", seconds: 2.0, steps: &steps, run_error: None });
         assert!(x.contains("tests=\"2\" failures=\"1\""));

@@ -93,8 +93,11 @@ impl RunState {
             return Err(Error::Usage(format!("'{id}' is not a run id (see 'arcaflow-py runs')")));
         }
         let path = Self::path(workdir, id);
-        let text = std::fs::read(&path).map_err(|_| Error::Usage(format!("no run '{id}' in {} (see 'arcaflow-py runs')", workdir.runs_dir().display())))?;
-        serde_json::from_slice(&text).map_err(|e| Error::Cache(format!("{}: the run state is unreadable ({e})", path.display())))
+        let text = std::fs::read(&path).map_err(|_| {
+            Error::Usage(format!("no run '{id}' in {} (see 'arcaflow-py runs')", workdir.runs_dir().display()))
+        })?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Cache(format!("{}: the run state is unreadable ({e})", path.display())))
     }
 
     pub fn save(&mut self, workdir: &Workdir) -> Result<()> {
@@ -119,7 +122,10 @@ impl RunState {
             self.executed_steps.push(id.to_string());
         }
         let output_data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
-        self.steps.insert(id.to_string(), StepRecord { stage: stage.into(), output_id: output_id.into(), output_data, status: status.into() });
+        self.steps.insert(
+            id.to_string(),
+            StepRecord { stage: stage.into(), output_id: output_id.into(), output_data, status: status.into() },
+        );
     }
 
     /// Steps whose results a resumed run reuses: those that produced an output.

@@ -102,11 +102,7 @@ impl Value {
             Y::Number(n) => number_from_yaml(n),
             Y::String(s) => Value::String(s.clone()),
             Y::Sequence(items) => Value::List(items.iter().map(Value::from_yaml).collect()),
-            Y::Mapping(m) => Value::Map(
-                m.iter()
-                    .map(|(k, v)| (key_from_yaml(k), Value::from_yaml(v)))
-                    .collect(),
-            ),
+            Y::Mapping(m) => Value::Map(m.iter().map(|(k, v)| (key_from_yaml(k), Value::from_yaml(v))).collect()),
             Y::Tagged(t) => Value::from_yaml(&t.value),
         }
     }
@@ -128,12 +124,9 @@ impl Value {
             C::Text(s) => Value::String(s.clone()),
             C::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
             C::Array(items) => Value::List(items.iter().map(Value::from_cbor).collect()),
-            C::Map(entries) => Value::Map(
-                entries
-                    .iter()
-                    .map(|(k, v)| (key_from_cbor(k), Value::from_cbor(v)))
-                    .collect(),
-            ),
+            C::Map(entries) => {
+                Value::Map(entries.iter().map(|(k, v)| (key_from_cbor(k), Value::from_cbor(v))).collect())
+            }
             C::Tag(_, inner) => Value::from_cbor(inner),
             _ => Value::Null,
         }
@@ -173,11 +166,7 @@ impl Value {
             },
             J::String(s) => Value::String(s.clone()),
             J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
-            J::Object(m) => Value::Map(
-                m.iter()
-                    .map(|(k, v)| (Key::Str(k.clone()), Value::from_json(v)))
-                    .collect(),
-            ),
+            J::Object(m) => Value::Map(m.iter().map(|(k, v)| (Key::Str(k.clone()), Value::from_json(v))).collect()),
         }
     }
 }
@@ -199,12 +188,7 @@ fn key_from_yaml(k: &serde_yaml::Value) -> Key {
         Y::Number(n) => Key::Str(n.to_string()),
         Y::Null => Key::Str("null".into()),
         Y::Tagged(t) => key_from_yaml(&t.value),
-        other => Key::Str(
-            serde_yaml::to_string(other)
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        ),
+        other => Key::Str(serde_yaml::to_string(other).unwrap_or_default().trim().to_string()),
     }
 }
 
@@ -277,8 +261,7 @@ mod tests {
 
     #[test]
     fn yaml_scalars_keep_their_types() {
-        let y: serde_yaml::Value =
-            serde_yaml::from_str("a: true\nb: 5\nc: 1.5\nd: '5'\ne: null").unwrap();
+        let y: serde_yaml::Value = serde_yaml::from_str("a: true\nb: 5\nc: 1.5\nd: '5'\ne: null").unwrap();
         let v = Value::from_yaml(&y);
         assert_eq!(v.get("a"), Some(&Value::Bool(true)));
         assert_eq!(v.get("b"), Some(&Value::Int(5)));
@@ -289,11 +272,7 @@ mod tests {
 
     #[test]
     fn cbor_round_trip_keeps_integer_keys() {
-        let v = Value::Map(
-            [(Key::Int(1), Value::String("x".into()))]
-                .into_iter()
-                .collect(),
-        );
+        let v = Value::Map([(Key::Int(1), Value::String("x".into()))].into_iter().collect());
         assert_eq!(Value::from_cbor(&v.to_cbor()), v);
     }
 

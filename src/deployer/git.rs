@@ -40,18 +40,13 @@ impl Mirror {
                     std::fs::remove_dir_all(&path)
                         .map_err(|e| Error::io(format!("cannot remove {}", path.display()), e))?;
                 }
-                let r = Repository::init_bare(&path)
-                    .map_err(|e| git_err(&shown, "cannot create mirror", e))?;
+                let r = Repository::init_bare(&path).map_err(|e| git_err(&shown, "cannot create mirror", e))?;
                 // Recorded for `cache list`; never the URL with credentials.
                 let _ = std::fs::write(path.join("arcaflow-source"), &shown);
                 r
             }
         };
-        Ok(Mirror {
-            repo,
-            url: url.to_string(),
-            shown,
-        })
+        Ok(Mirror { repo, url: url.to_string(), shown })
     }
 
     pub fn lock_name(url: &str) -> String {
@@ -75,11 +70,7 @@ impl Mirror {
         }
         let candidates: Vec<String> = match reference {
             None => vec!["refs/arcaflow/HEAD".into()],
-            Some(r) => vec![
-                format!("refs/tags/{r}"),
-                format!("refs/heads/{r}"),
-                r.to_string(),
-            ],
+            Some(r) => vec![format!("refs/tags/{r}"), format!("refs/heads/{r}"), r.to_string()],
         };
         for c in &candidates {
             if let Ok(obj) = self.repo.revparse_single(c) {
@@ -116,24 +107,15 @@ impl Mirror {
                 tried_agent = true;
                 return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
             }
-            Err(git2::Error::from_str(
-                "no credentials available (arcaflow-py never prompts)",
-            ))
+            Err(git2::Error::from_str("no credentials available (arcaflow-py never prompts)"))
         });
         let mut opts = FetchOptions::new();
         opts.remote_callbacks(callbacks);
         opts.download_tags(git2::AutotagOption::None);
-        let mut remote = self
-            .repo
-            .remote_anonymous(&self.url)
-            .map_err(|e| git_err(&self.shown, "bad remote", e))?;
+        let mut remote = self.repo.remote_anonymous(&self.url).map_err(|e| git_err(&self.shown, "bad remote", e))?;
         remote
             .fetch(
-                &[
-                    "+refs/heads/*:refs/heads/*",
-                    "+refs/tags/*:refs/tags/*",
-                    "+HEAD:refs/arcaflow/HEAD",
-                ],
+                &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:refs/arcaflow/HEAD"],
                 Some(&mut opts),
                 None,
             )
@@ -147,25 +129,17 @@ impl Mirror {
     }
 
     fn tree(&self, commit: git2::Oid) -> Result<git2::Tree<'_>> {
-        self.repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(|e| git_err(&self.shown, "cannot read commit", e))
+        self.repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_err(&self.shown, "cannot read commit", e))
     }
 
     /// Writes the files of `commit` into `dest` (which must not exist yet).
     pub fn export(&self, commit: git2::Oid, dest: &Path) -> Result<()> {
-        std::fs::create_dir_all(dest)
-            .map_err(|e| Error::io(format!("cannot create {}", dest.display()), e))?;
-        let commit_obj = self
-            .repo
-            .find_object(commit, None)
-            .map_err(|e| git_err(&self.shown, "cannot read commit", e))?;
+        std::fs::create_dir_all(dest).map_err(|e| Error::io(format!("cannot create {}", dest.display()), e))?;
+        let commit_obj =
+            self.repo.find_object(commit, None).map_err(|e| git_err(&self.shown, "cannot read commit", e))?;
         let mut co = git2::build::CheckoutBuilder::new();
         co.target_dir(dest).force().recreate_missing(true);
-        self.repo
-            .checkout_tree(&commit_obj, Some(&mut co))
-            .map_err(|e| git_err(&self.shown, "cannot check out", e))
+        self.repo.checkout_tree(&commit_obj, Some(&mut co)).map_err(|e| git_err(&self.shown, "cannot check out", e))
     }
 }
 
@@ -195,23 +169,14 @@ fn url_credentials(url: &str) -> Option<(String, String)> {
 fn git_err(shown: &str, what: &str, e: git2::Error) -> Error {
     // libgit2 messages can echo the URL; make sure credentials never leak through them.
     let message = scrub(&e.message().to_string());
-    Error::Deploy {
-        plugin: shown.to_string(),
-        message: format!("{what}: {message}"),
-    }
+    Error::Deploy { plugin: shown.to_string(), message: format!("{what}: {message}") }
 }
 
 /// Redacts every URL found in a free-form message.
 pub fn scrub(message: &str) -> String {
     message
         .split(' ')
-        .map(|w| {
-            if w.contains("://") {
-                redact_url(w)
-            } else {
-                w.to_string()
-            }
-        })
+        .map(|w| if w.contains("://") { redact_url(w) } else { w.to_string() })
         .collect::<Vec<_>>()
         .join(" ")
 }

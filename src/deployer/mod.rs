@@ -89,11 +89,7 @@ struct Resolved {
 }
 
 enum Target {
-    Git {
-        url: String,
-        commit: git2::Oid,
-        subdirectory: Option<String>,
-    },
+    Git { url: String, commit: git2::Oid, subdirectory: Option<String> },
     Dir(PathBuf),
     Requirement(String),
 }
@@ -117,17 +113,11 @@ impl Deployer {
     pub fn interpreter(&self) -> Result<&Interpreter> {
         self.interpreter
             .get_or_init(|| {
-                python::resolve(
-                    self.cfg.python_path.as_deref(),
-                    self.cfg.python_semver.as_deref(),
-                )
-                .map_err(|e| e.to_string())
+                python::resolve(self.cfg.python_path.as_deref(), self.cfg.python_semver.as_deref())
+                    .map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|m| Error::Deploy {
-                plugin: "python".into(),
-                message: m.clone(),
-            })
+            .map_err(|m| Error::Deploy { plugin: "python".into(), message: m.clone() })
     }
 
     fn installer(&self) -> Result<&InstallerKind> {
@@ -135,26 +125,19 @@ impl Deployer {
         self.installer
             .get_or_init(|| InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(|m| Error::Deploy {
-                plugin: "installer".into(),
-                message: m.clone(),
-            })
+            .map_err(|m| Error::Deploy { plugin: "installer".into(), message: m.clone() })
     }
 
     /// Resolves, checks, builds if needed, and loads the schema of one plugin. Blocking: call it
     /// from a blocking thread. `rt` is used to read the schema of a freshly built plugin.
     pub fn prepare(&self, spec: &ModuleSpec, rt: &tokio::runtime::Handle) -> Result<Plugin> {
         let shown = spec.to_string();
-        let deploy_err = |message: String| Error::Deploy {
-            plugin: shown.clone(),
-            message,
-        };
+        let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
         let resolved = self.resolve(spec)?;
         let python = self.interpreter()?.clone();
         let key = self.key(spec, &resolved, &python);
         let entry = self.entry_dir(spec, &key);
-        std::fs::create_dir_all(&entry)
-            .map_err(|e| Error::io(format!("cannot create {}", entry.display()), e))?;
+        std::fs::create_dir_all(&entry).map_err(|e| Error::io(format!("cannot create {}", entry.display()), e))?;
 
         if self.policy != PullPolicy::Always {
             if let Some(p) = self.use_current(spec, &entry, false)? {
@@ -181,7 +164,11 @@ impl Deployer {
         crate::progress::finish(
             &key,
             result.is_ok(),
-            format!("{} {shown} ({:.1} s)", if result.is_ok() { "built" } else { "failed to build" }, started.elapsed().as_secs_f64()),
+            format!(
+                "{} {shown} ({:.1} s)",
+                if result.is_ok() { "built" } else { "failed to build" },
+                started.elapsed().as_secs_f64()
+            ),
         );
         match result {
             Ok((schema_value, installer)) => {
@@ -198,15 +185,10 @@ impl Deployer {
                     created_unix: now_unix(),
                     build_seconds: started.elapsed().as_secs_f64(),
                 };
-                let meta_json =
-                    serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
+                let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
                 cache::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
                 cache::write_atomic(&entry.join("current"), build_id.as_bytes())?;
-                tracing::info!(
-                    "built {} in {:.1} s",
-                    shown,
-                    started.elapsed().as_secs_f64()
-                );
+                tracing::info!("built {} in {:.1} s", shown, started.elapsed().as_secs_f64());
                 let mut p = self
                     .use_current(spec, &entry, false)?
                     .ok_or_else(|| deploy_err("the new build vanished".into()))?;
@@ -271,12 +253,7 @@ impl Deployer {
 
     /// The complete build that `current` names, marked in use; `None` if there is none (or, when
     /// `fresh_only`, if it was made before this run started).
-    fn use_current(
-        &self,
-        spec: &ModuleSpec,
-        entry: &Path,
-        fresh_only: bool,
-    ) -> Result<Option<Plugin>> {
+    fn use_current(&self, spec: &ModuleSpec, entry: &Path, fresh_only: bool) -> Result<Option<Plugin>> {
         let Ok(id) = std::fs::read_to_string(entry.join("current")) else {
             return Ok(None);
         };
@@ -346,26 +323,15 @@ impl Deployer {
     fn resolve(&self, spec: &ModuleSpec) -> Result<Resolved> {
         let shown = spec.to_string();
         match &spec.source {
-            Source::Git {
-                url,
-                reference,
-                subdirectory,
-            } => {
+            Source::Git { url, reference, subdirectory } => {
                 let _lock = git::lock_mirror(&self.workdir, url)?;
                 let mirror = git::Mirror::open(&self.workdir, url)?;
-                let fetch = if self.policy == PullPolicy::Never {
-                    git::Fetch::Offline
-                } else {
-                    git::Fetch::IfNeeded
-                };
+                let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
                 let commit = mirror.resolve(reference.as_deref(), fetch)?;
                 if !mirror.has_marker(commit)? {
                     self.compat_failure(
                         &shown,
-                        &format!(
-                            "the repository has no {} file at its root at commit {commit}",
-                            git::COMPAT_MARKER
-                        ),
+                        &format!("the repository has no {} file at its root at commit {commit}", git::COMPAT_MARKER),
                     )?;
                 }
                 tracing::debug!("{shown} resolved to commit {commit}");
@@ -373,11 +339,7 @@ impl Deployer {
                     identity: spec.source_identity(),
                     commit: Some(commit.to_string()),
                     subdirectory: subdirectory.clone(),
-                    target: Target::Git {
-                        url: url.clone(),
-                        commit,
-                        subdirectory: subdirectory.clone(),
-                    },
+                    target: Target::Git { url: url.clone(), commit, subdirectory: subdirectory.clone() },
                 })
             }
             Source::Local { path } => {
@@ -388,10 +350,7 @@ impl Deployer {
                     });
                 }
                 if !path.join(git::COMPAT_MARKER).exists() {
-                    self.compat_failure(
-                        &shown,
-                        &format!("{} has no {} file", path.display(), git::COMPAT_MARKER),
-                    )?;
+                    self.compat_failure(&shown, &format!("{} has no {} file", path.display(), git::COMPAT_MARKER))?;
                 }
                 // A local plugin changes while it is developed: key it by its content.
                 let digest = tree_digest(path)?;
@@ -416,9 +375,7 @@ impl Deployer {
 
     fn compat_failure(&self, plugin: &str, why: &str) -> Result<()> {
         if self.cfg.override_module_compatibility {
-            tracing::warn!(
-                "{plugin}: {why}; running it anyway because overrideModuleCompatibility is true"
-            );
+            tracing::warn!("{plugin}: {why}; running it anyway because overrideModuleCompatibility is true");
             Ok(())
         } else {
             Err(Error::Deploy {
@@ -459,21 +416,14 @@ impl Deployer {
         rt: &tokio::runtime::Handle,
     ) -> Result<(Value, String)> {
         let shown = spec.to_string();
-        let deploy_err = |message: String| Error::Deploy {
-            plugin: shown.clone(),
-            message,
-        };
+        let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
         std::fs::create_dir_all(build_dir)
             .map_err(|e| Error::io(format!("cannot create {}", build_dir.display()), e))?;
         let installer = self.installer()?.clone();
         tracing::info!("building a venv for {shown} with {}", installer.name());
         let src = build_dir.join("src");
         let target = match &r.target {
-            Target::Git {
-                url,
-                commit,
-                subdirectory,
-            } => {
+            Target::Git { url, commit, subdirectory } => {
                 {
                     let _lock = git::lock_mirror(&self.workdir, url)?;
                     git::Mirror::open(&self.workdir, url)?.export(*commit, &src)?;
@@ -497,15 +447,9 @@ impl Deployer {
             Target::Requirement(req) => req.clone(),
         };
         let venv = build_dir.join("venv");
-        Build {
-            installer: &installer,
-            python,
-            cfg: &self.cfg,
-            venv: &venv,
-            target: &target,
-        }
-        .run()
-        .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
+        Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, target: &target }
+            .run()
+            .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
         let _ = std::fs::remove_dir_all(&src);
         if let Target::Requirement(_) = r.target {
             if !has_runnable_classifier(&venv, &spec.name) {
@@ -516,11 +460,9 @@ impl Deployer {
             }
         }
         let schema = self.read_schema(spec, &venv, build_dir, rt)?;
-        PluginSchema::from_value(&schema)
-            .map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
+        PluginSchema::from_value(&schema).map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
         let mut bytes = Vec::new();
-        ciborium::into_writer(&schema.to_cbor(), &mut bytes)
-            .map_err(|e| deploy_err(e.to_string()))?;
+        ciborium::into_writer(&schema.to_cbor(), &mut bytes).map_err(|e| deploy_err(e.to_string()))?;
         cache::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
         Ok((schema, installer.name().to_string()))
     }
@@ -535,15 +477,10 @@ impl Deployer {
         rt: &tokio::runtime::Handle,
     ) -> Result<Value> {
         let cwd = build_dir.join("schema-probe");
-        std::fs::create_dir_all(&cwd)
-            .map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
+        std::fs::create_dir_all(&cwd).map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
         let python = Build::venv_python(venv);
-        let launch = Launch {
-            python: python.clone(),
-            module: spec.module.clone(),
-            cwd: cwd.clone(),
-            env: plugin_env(&python),
-        };
+        let launch =
+            Launch { python: python.clone(), module: spec.module.clone(), cwd: cwd.clone(), env: plugin_env(&python) };
         let label = spec.name.clone();
         let timeout = self.cfg.startup_timeout();
         let result = rt.block_on(async move {
@@ -555,10 +492,7 @@ impl Deployer {
         let _ = std::fs::remove_dir_all(&cwd);
         let hello = result.map_err(|e| Error::Deploy {
             plugin: spec.to_string(),
-            message: format!(
-                "the installed plugin does not start (module '{}'): {e}",
-                spec.module
-            ),
+            message: format!("the installed plugin does not start (module '{}'): {e}", spec.module),
         })?;
         if !hello.junk.is_empty() {
             tracing::warn!(
@@ -595,16 +529,10 @@ pub fn plugin_env(python: &Path) -> Vec<(String, String)> {
         "REQUESTS_CA_BUNDLE",
     ];
     let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| {
-            PASS.contains(&k.as_str()) || k.starts_with("LC_") || k.starts_with("ARCAFLOW_PLUGIN_")
-        })
+        .filter(|(k, _)| PASS.contains(&k.as_str()) || k.starts_with("LC_") || k.starts_with("ARCAFLOW_PLUGIN_"))
         .collect();
     if let Some(bin) = python.parent() {
-        let path = env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
         env.retain(|(k, _)| k != "PATH");
         env.push(("PATH".into(), format!("{}:{path}", bin.display())));
     }
@@ -613,21 +541,11 @@ pub fn plugin_env(python: &Path) -> Vec<(String, String)> {
 
 fn has_runnable_classifier(venv: &Path, name: &str) -> bool {
     let normalized = name.to_lowercase().replace(['-', '.'], "_");
-    for entry in walkdir::WalkDir::new(venv.join("lib"))
-        .max_depth(3)
-        .into_iter()
-        .flatten()
-    {
+    for entry in walkdir::WalkDir::new(venv.join("lib")).max_depth(3).into_iter().flatten() {
         let file = entry.file_name().to_string_lossy().to_lowercase();
-        if file.ends_with(".dist-info")
-            && file
-                .replace(['-', '.'], "_")
-                .starts_with(&format!("{normalized}_"))
-        {
+        if file.ends_with(".dist-info") && file.replace(['-', '.'], "_").starts_with(&format!("{normalized}_")) {
             if let Ok(meta) = std::fs::read_to_string(entry.path().join("METADATA")) {
-                return meta
-                    .lines()
-                    .any(|l| l.starts_with("Classifier:") && l.contains(RUNNABLE_CLASSIFIER));
+                return meta.lines().any(|l| l.starts_with("Classifier:") && l.contains(RUNNABLE_CLASSIFIER));
             }
         }
     }
@@ -635,17 +553,8 @@ fn has_runnable_classifier(venv: &Path, name: &str) -> bool {
 }
 
 fn skip_local(name: &str) -> bool {
-    matches!(
-        name,
-        ".git"
-            | "__pycache__"
-            | ".venv"
-            | "venv"
-            | "build"
-            | "dist"
-            | ".mypy_cache"
-            | ".pytest_cache"
-    ) || name.ends_with(".egg-info")
+    matches!(name, ".git" | "__pycache__" | ".venv" | "venv" | "build" | "dist" | ".mypy_cache" | ".pytest_cache")
+        || name.ends_with(".egg-info")
 }
 
 fn tree_digest(root: &Path) -> Result<String> {
@@ -655,8 +564,7 @@ fn tree_digest(root: &Path) -> Result<String> {
         .into_iter()
         .filter_entry(|e| !skip_local(&e.file_name().to_string_lossy()));
     for entry in walker {
-        let entry =
-            entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", root.display())))?;
+        let entry = entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", root.display())))?;
         if entry.file_type().is_file() {
             let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
             h.update(rel.to_string_lossy().as_bytes());
@@ -671,12 +579,10 @@ fn tree_digest(root: &Path) -> Result<String> {
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let walker = walkdir::WalkDir::new(from)
-        .into_iter()
-        .filter_entry(|e| !skip_local(&e.file_name().to_string_lossy()));
+    let walker =
+        walkdir::WalkDir::new(from).into_iter().filter_entry(|e| !skip_local(&e.file_name().to_string_lossy()));
     for entry in walker {
-        let entry =
-            entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", from.display())))?;
+        let entry = entry.map_err(|e| Error::Cache(format!("cannot read {}: {e}", from.display())))?;
         let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let dest = to.join(rel);
         let io = |e| Error::io(format!("cannot copy {}", entry.path().display()), e);
@@ -694,15 +600,9 @@ fn touch(path: &Path) {
 }
 
 pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }

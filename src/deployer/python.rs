@@ -22,40 +22,25 @@ pub fn resolve(python_path: Option<&str>, semver: Option<&str>) -> Result<Interp
         plugin: "python".into(),
         message: format!("the interpreter '{given}' was not found (set pythonPath in the config)"),
     })?;
-    let out = Command::new(&found)
-        .arg("-c")
-        .arg(PROBE)
-        .output()
-        .map_err(|e| Error::Deploy {
-            plugin: "python".into(),
-            message: format!("cannot run {}: {e}", found.display()),
-        })?;
+    let out = Command::new(&found).arg("-c").arg(PROBE).output().map_err(|e| Error::Deploy {
+        plugin: "python".into(),
+        message: format!("cannot run {}: {e}", found.display()),
+    })?;
     if !out.status.success() {
         return Err(Error::Deploy {
             plugin: "python".into(),
-            message: format!(
-                "{} failed: {}",
-                found.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
+            message: format!("{} failed: {}", found.display(), String::from_utf8_lossy(&out.stderr).trim()),
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let path = lines
-        .next()
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .unwrap_or(found);
+    let path = lines.next().map(PathBuf::from).filter(|p| p.is_absolute()).unwrap_or(found);
     let version = lines.next().unwrap_or("").trim().to_string();
     if let Some(want) = semver {
         if !version_matches(&version, want) {
             return Err(Error::Deploy {
                 plugin: "python".into(),
-                message: format!(
-                    "pythonSemver is {want} but {} is Python {version}",
-                    path.display()
-                ),
+                message: format!("pythonSemver is {want} but {} is Python {version}", path.display()),
             });
         }
     }
@@ -76,16 +61,12 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         return p.is_file().then(|| p.to_path_buf());
     }
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| is_executable(p))
 }
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 #[cfg(test)]

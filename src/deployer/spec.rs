@@ -41,10 +41,7 @@ pub struct ModuleSpec {
 impl ModuleSpec {
     /// Parses `spec`; relative local paths are resolved against `base` (the context directory).
     pub fn parse(spec: &str, base: &Path) -> Result<ModuleSpec> {
-        parse(spec, base).map_err(|message| Error::Spec {
-            spec: redact_spec(spec),
-            message,
-        })
+        parse(spec, base).map_err(|message| Error::Spec { spec: redact_spec(spec), message })
     }
 
     pub fn with_module(mut self, module: Option<&str>) -> Result<ModuleSpec> {
@@ -75,11 +72,7 @@ impl ModuleSpec {
 impl fmt::Display for ModuleSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Source::Git {
-                url,
-                reference,
-                subdirectory,
-            } => {
+            Source::Git { url, reference, subdirectory } => {
                 write!(f, "{}@git+{}", self.name, redact_url(url))?;
                 if let Some(r) = reference {
                     write!(f, "@{r}")?;
@@ -107,11 +100,7 @@ fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
     // A bare local path: the distribution name is the directory name.
     if trimmed.starts_with("./") || trimmed.starts_with("../") || trimmed.starts_with('/') {
         let path = local_path(trimmed, base)?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or("a local path must name a directory")?
-            .to_string();
+        let name = path.file_name().and_then(|n| n.to_str()).ok_or("a local path must name a directory")?.to_string();
         check_name(&name)?;
         return Ok(build(name, Source::Local { path }));
     }
@@ -128,32 +117,21 @@ fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
         let source = if let Some(url) = rest.strip_prefix("git+") {
             parse_git(url)?
         } else if let Some(p) = rest.strip_prefix("file://") {
-            Source::Local {
-                path: local_path(p, base)?,
-            }
+            Source::Local { path: local_path(p, base)? }
         } else if rest.starts_with("./") || rest.starts_with("../") || rest.starts_with('/') {
-            Source::Local {
-                path: local_path(rest, base)?,
-            }
+            Source::Local { path: local_path(rest, base)? }
         } else if rest.contains("://") {
             return Err("only git sources ('git+https://…', 'git+http://…', 'git+ssh://…', 'git+file://…') and local paths can follow '@'".into());
         } else {
             check_version(rest)?;
-            Source::PyPi {
-                version: Some(rest.to_string()),
-            }
+            Source::PyPi { version: Some(rest.to_string()) }
         };
         return Ok(build(name.to_string(), source));
     }
     if let Some((name, version)) = trimmed.split_once("==") {
         check_name(name.trim())?;
         check_version(version.trim())?;
-        return Ok(build(
-            name.trim().to_string(),
-            Source::PyPi {
-                version: Some(version.trim().to_string()),
-            },
-        ));
+        return Ok(build(name.trim().to_string(), Source::PyPi { version: Some(version.trim().to_string()) }));
     }
     check_name(trimmed)?;
     Ok(build(trimmed.to_string(), Source::PyPi { version: None }))
@@ -161,11 +139,7 @@ fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
 
 fn build(name: String, source: Source) -> ModuleSpec {
     let module = name.replace(['-', '.'], "_");
-    ModuleSpec {
-        name,
-        module,
-        source,
-    }
+    ModuleSpec { name, module, source }
 }
 
 fn parse_git(url: &str) -> std::result::Result<Source, String> {
@@ -182,30 +156,18 @@ fn parse_git(url: &str) -> std::result::Result<Source, String> {
                     subdirectory = Some(dir.trim_matches('/').to_string());
                 }
                 Some(("egg", _)) => {}
-                _ => {
-                    return Err(format!(
-                        "unknown URL fragment '{part}', only 'subdirectory=DIR' is understood"
-                    ))
-                }
+                _ => return Err(format!("unknown URL fragment '{part}', only 'subdirectory=DIR' is understood")),
             }
         }
     }
-    let scheme_end = url
-        .find("://")
-        .ok_or("the git URL has no scheme (use https://, http://, ssh:// or file://)")?;
+    let scheme_end = url.find("://").ok_or("the git URL has no scheme (use https://, http://, ssh:// or file://)")?;
     let scheme = &url[..scheme_end];
     if !matches!(scheme, "https" | "http" | "ssh" | "file") {
-        return Err(format!(
-            "the URL scheme '{scheme}' is not supported (https, http, ssh, file)"
-        ));
+        return Err(format!("the URL scheme '{scheme}' is not supported (https, http, ssh, file)"));
     }
     let after_scheme = &url[scheme_end + 3..];
     // The ref is separated by the last '@' in the path, after the authority (which may hold user@).
-    let path_start = if scheme == "file" {
-        0
-    } else {
-        after_scheme.find('/').unwrap_or(after_scheme.len())
-    };
+    let path_start = if scheme == "file" { 0 } else { after_scheme.find('/').unwrap_or(after_scheme.len()) };
     let (location, reference) = match after_scheme[path_start..].rfind('@') {
         Some(i) => {
             let at = path_start + i;
@@ -230,37 +192,21 @@ fn parse_git(url: &str) -> std::result::Result<Source, String> {
         }
         None => None,
     };
-    Ok(Source::Git {
-        url: format!("{scheme}://{location}"),
-        reference,
-        subdirectory,
-    })
+    Ok(Source::Git { url: format!("{scheme}://{location}"), reference, subdirectory })
 }
 
 fn local_path(p: &str, base: &Path) -> std::result::Result<PathBuf, String> {
     check_url_chars(p)?;
     let path = Path::new(p);
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        base.join(path)
-    })
+    Ok(if path.is_absolute() { path.to_path_buf() } else { base.join(path) })
 }
 
 fn check_name(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 200
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric());
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
@@ -273,9 +219,7 @@ fn check_name(name: &str) -> std::result::Result<(), String> {
 fn is_python_module(m: &str) -> bool {
     !m.is_empty()
         && m.split('.').all(|part| {
-            part.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
 }
@@ -283,8 +227,7 @@ fn is_python_module(m: &str) -> bool {
 fn check_version(v: &str) -> std::result::Result<(), String> {
     let ok = !v.is_empty()
         && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '!'));
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '!'));
     if ok {
         Ok(())
     } else {
@@ -297,8 +240,7 @@ fn check_ref(r: &str) -> std::result::Result<(), String> {
         && !r.starts_with('-')
         && !r.starts_with('/')
         && !r.contains("..")
-        && r.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+        && r.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
     if ok {
         Ok(())
     } else {
@@ -311,8 +253,7 @@ fn check_subdirectory(d: &str) -> std::result::Result<(), String> {
         && !d.starts_with('/')
         && !d.starts_with('-')
         && d.split('/').all(|seg| seg != ".." && seg != ".")
-        && d.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
+        && d.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
     if ok {
         Ok(())
     } else {
@@ -326,13 +267,8 @@ fn check_url_chars(s: &str) -> std::result::Result<(), String> {
     if s.starts_with('-') {
         return Err("must not start with '-'".into());
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || "\"'`$;|&<>\\(){}*?!".contains(*c))
-    {
-        return Err(format!(
-            "contains the character {c:?}, which is not allowed in a URL or path"
-        ));
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control() || "\"'`$;|&<>\\(){}*?!".contains(*c)) {
+        return Err(format!("contains the character {c:?}, which is not allowed in a URL or path"));
     }
     Ok(())
 }
@@ -371,8 +307,7 @@ mod tests {
 
     #[test]
     fn seed_form() {
-        let s =
-            p("arcaflow-plugin-kill-pod@git+https://github.com/org/repo.git@a34551a4aa68").unwrap();
+        let s = p("arcaflow-plugin-kill-pod@git+https://github.com/org/repo.git@a34551a4aa68").unwrap();
         assert_eq!(s.module, "arcaflow_plugin_kill_pod");
         assert_eq!(
             s.source,
@@ -395,17 +330,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let shown = s.to_string();
-        assert!(
-            !shown.contains("secret") && !shown.contains("user"),
-            "{shown}"
-        );
+        assert!(!shown.contains("secret") && !shown.contains("user"), "{shown}");
         assert!(!s.source_identity().contains("secret"));
     }
 
     #[test]
     fn pep508_with_subdirectory() {
-        let s =
-            p("my-plugin @ git+ssh://git@host/org/repo.git@v1.2#subdirectory=plugins/a").unwrap();
+        let s = p("my-plugin @ git+ssh://git@host/org/repo.git@v1.2#subdirectory=plugins/a").unwrap();
         assert_eq!(
             s.source,
             Source::Git {
@@ -418,36 +349,14 @@ mod tests {
 
     #[test]
     fn pypi_and_local_forms() {
-        assert_eq!(
-            p("arcaflow-plugin-x==1.0.2").unwrap().source,
-            Source::PyPi {
-                version: Some("1.0.2".into())
-            }
-        );
-        assert_eq!(
-            p("arcaflow-plugin-x").unwrap().source,
-            Source::PyPi { version: None }
-        );
-        assert_eq!(
-            p("x@./plug").unwrap().source,
-            Source::Local {
-                path: "/ctx/./plug".into()
-            }
-        );
+        assert_eq!(p("arcaflow-plugin-x==1.0.2").unwrap().source, Source::PyPi { version: Some("1.0.2".into()) });
+        assert_eq!(p("arcaflow-plugin-x").unwrap().source, Source::PyPi { version: None });
+        assert_eq!(p("x@./plug").unwrap().source, Source::Local { path: "/ctx/./plug".into() });
         assert_eq!(p("../plug").unwrap().name, "plug");
-        assert_eq!(
-            p("x @ file:///abs/plug").unwrap().source,
-            Source::Local {
-                path: "/abs/plug".into()
-            }
-        );
+        assert_eq!(p("x @ file:///abs/plug").unwrap().source, Source::Local { path: "/abs/plug".into() });
         assert_eq!(
             p("x@git+file:///tmp/repo@main").unwrap().source,
-            Source::Git {
-                url: "file:///tmp/repo".into(),
-                reference: Some("main".into()),
-                subdirectory: None
-            }
+            Source::Git { url: "file:///tmp/repo".into(), reference: Some("main".into()), subdirectory: None }
         );
     }
 
@@ -500,9 +409,6 @@ mod tests {
     fn redaction() {
         assert_eq!(redact_url("https://tok@h/r"), "https://***@h/r");
         assert_eq!(redact_url("https://h/r@v1"), "https://h/r@v1");
-        assert_eq!(
-            redact_spec("x@git+https://u:p@h/r;"),
-            "x@git+https://***@h/r;"
-        );
+        assert_eq!(redact_spec("x@git+https://u:p@h/r;"), "x@git+https://***@h/r;");
     }
 }

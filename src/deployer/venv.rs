@@ -38,7 +38,8 @@ impl InstallerKind {
         match cfg.installer {
             Installer::Uv => uv().map(InstallerKind::Uv).ok_or_else(|| Error::Deploy {
                 plugin: "installer".into(),
-                message: "installer is 'uv' but no uv was found (install it with 'pip install uv' or set uvPath)".into(),
+                message: "installer is 'uv' but no uv was found (install it with 'pip install uv' or set uvPath)"
+                    .into(),
             }),
             Installer::Auto => Ok(match uv() {
                 Some(p) => InstallerKind::Uv(p),
@@ -51,15 +52,11 @@ impl InstallerKind {
 
 /// `pip --python` needs pip >= 22.3 in the base interpreter.
 fn pip_kind(python: &Interpreter) -> InstallerKind {
-    let out = Command::new(&python.path)
-        .args(["-m", "pip", "--version"])
-        .output();
-    let version = out.ok().filter(|o| o.status.success()).and_then(|o| {
-        String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .nth(1)
-            .map(str::to_string)
-    });
+    let out = Command::new(&python.path).args(["-m", "pip", "--version"]).output();
+    let version = out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().nth(1).map(str::to_string));
     let new_enough = version
         .map(|v| {
             let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
@@ -96,35 +93,15 @@ impl Build<'_> {
         let base = self.python.path.to_string_lossy().to_string();
         match self.installer {
             InstallerKind::Uv(uv) => {
-                run(
-                    Command::new(uv).args([
-                        "venv",
-                        "--quiet",
-                        "--no-config",
-                        "--python",
-                        &base,
-                        &venv,
-                    ]),
-                    "uv venv",
-                )?;
+                run(Command::new(uv).args(["venv", "--quiet", "--no-config", "--python", &base, &venv]), "uv venv")?;
                 let mut cmd = Command::new(uv);
-                cmd.args([
-                    "pip",
-                    "install",
-                    "--no-config",
-                    "--compile-bytecode",
-                    "--python",
-                    &py,
-                ]);
+                cmd.args(["pip", "install", "--no-config", "--compile-bytecode", "--python", &py]);
                 self.index_options(&mut cmd, true);
                 cmd.arg("--").arg(self.target);
                 run(&mut cmd, "uv pip install")
             }
             InstallerKind::PipOutside => {
-                run(
-                    Command::new(&base).args(["-m", "venv", "--without-pip", &venv]),
-                    "python -m venv",
-                )?;
+                run(Command::new(&base).args(["-m", "venv", "--without-pip", &venv]), "python -m venv")?;
                 let mut cmd = Command::new(&base);
                 cmd.args([
                     "-m",
@@ -141,19 +118,9 @@ impl Build<'_> {
                 run(&mut cmd, "pip install")
             }
             InstallerKind::PipInside => {
-                run(
-                    Command::new(&base).args(["-m", "venv", &venv]),
-                    "python -m venv",
-                )?;
+                run(Command::new(&base).args(["-m", "venv", &venv]), "python -m venv")?;
                 let mut cmd = Command::new(&py);
-                cmd.args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--no-input",
-                    "--disable-pip-version-check",
-                    "--compile",
-                ]);
+                cmd.args(["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--compile"]);
                 self.index_options(&mut cmd, false);
                 cmd.arg("--").arg(self.target);
                 run(&mut cmd, "pip install")
@@ -191,9 +158,7 @@ fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
             Ok(())
         });
     }
-    let out: Output = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let out: Output = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
     if out.status.success() {
         return Ok(());
     }
@@ -201,9 +166,5 @@ fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-    Err(format!(
-        "{what} failed ({}):\n{}",
-        out.status,
-        super::git::scrub(&tail)
-    ))
+    Err(format!("{what} failed ({}):\n{}", out.status, super::git::scrub(&tail)))
 }

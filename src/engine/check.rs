@@ -36,12 +36,7 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
                 if step.stop_if.is_some() {
                     let plugin = &plugins[&super::plugin_key(p)];
                     let name = step_name(p, plugin);
-                    if !plugin
-                        .schema
-                        .steps
-                        .get(&name)
-                        .is_some_and(|s| s.has_cancel_signal())
-                    {
+                    if !plugin.schema.steps.get(&name).is_some_and(|s| s.has_cancel_signal()) {
                         return Err(format!(
                             "{at} -> stop_if: the plugin step '{name}' has no 'cancel' signal handler, so it cannot be stopped"
                         ));
@@ -53,9 +48,8 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
                 if let Some(t) = &f.parallelism {
                     trees.push(("parallelism", t));
                 }
-                check_workflow(&f.workflow, plugins).map_err(|e| {
-                    format!("{at} -> workflow ({}): {e}", f.workflow_path.display())
-                })?;
+                check_workflow(&f.workflow, plugins)
+                    .map_err(|e| format!("{at} -> workflow ({}): {e}", f.workflow_path.display()))?;
             }
         }
         for (name, tree) in trees {
@@ -69,15 +63,7 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
 }
 
 fn step_name(p: &crate::workflow::PluginStep, plugin: &Plugin) -> String {
-    p.step.clone().unwrap_or_else(|| {
-        plugin
-            .schema
-            .steps
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_default()
-    })
+    p.step.clone().unwrap_or_else(|| plugin.schema.steps.keys().next().cloned().unwrap_or_default())
 }
 
 fn check_steps(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
@@ -111,11 +97,7 @@ fn check_steps(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<
 }
 
 fn join(names: &[&String]) -> String {
-    names
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// Steps that `tree` reads from.
@@ -135,10 +117,7 @@ fn check_cycles(wf: &Workflow) -> Result<(), String> {
     let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (id, step) in &wf.steps {
         let mut deps = BTreeSet::new();
-        for t in [&step.enabled, &step.wait_for, &step.closure_wait_timeout]
-            .into_iter()
-            .flatten()
-        {
+        for t in [&step.enabled, &step.wait_for, &step.closure_wait_timeout].into_iter().flatten() {
             referenced_steps(t, &mut deps);
         }
         match &step.kind {
@@ -165,10 +144,7 @@ fn check_cycles(wf: &Workflow) -> Result<(), String> {
         if let Some(pos) = stack.iter().position(|s| *s == n) {
             let mut cycle: Vec<&str> = stack[pos..].to_vec();
             cycle.push(n);
-            return Err(format!(
-                "the workflow has a cycle: steps {}",
-                cycle.join(" -> ")
-            ));
+            return Err(format!("the workflow has a cycle: steps {}", cycle.join(" -> ")));
         }
         stack.push(n);
         if let Some(deps) = edges.get(n) {
@@ -190,10 +166,7 @@ fn check_cycles(wf: &Workflow) -> Result<(), String> {
 }
 
 fn check_tree(tree: &Tree, root: &ExprType, at: &str) -> Result<ExprType, String> {
-    let check = |e: &Expr| {
-        e.check(root)
-            .map_err(|err| format!("{at}: {} ({err})", e.source().trim()))
-    };
+    let check = |e: &Expr| e.check(root).map_err(|err| format!("{at}: {} ({err})", e.source().trim()));
     Ok(match tree {
         Tree::Value(v) => type_of_value(v),
         Tree::Expr(e) | Tree::WaitOptional(e) | Tree::SoftOptional(e) => check(e)?,
@@ -202,11 +175,7 @@ fn check_tree(tree: &Tree, root: &ExprType, at: &str) -> Result<ExprType, String
             for (i, t) in items.iter().enumerate() {
                 item = check_tree(t, root, &format!("{at} -> [{i}]"))?;
             }
-            ExprType::List(Box::new(if items.len() == 1 {
-                item
-            } else {
-                ExprType::Any
-            }))
+            ExprType::List(Box::new(if items.len() == 1 { item } else { ExprType::Any }))
         }
         Tree::Map(fields) => {
             let mut out = BTreeMap::new();
@@ -233,23 +202,12 @@ fn type_of_value(v: &Value) -> ExprType {
         Value::Float(_) => ExprType::Float,
         Value::String(_) => ExprType::String,
         Value::List(_) => ExprType::List(Box::new(ExprType::Any)),
-        Value::Map(m) => ExprType::object(
-            "map",
-            m.iter()
-                .map(|(k, v)| (k.to_string(), type_of_value(v)))
-                .collect(),
-        ),
+        Value::Map(m) => ExprType::object("map", m.iter().map(|(k, v)| (k.to_string(), type_of_value(v))).collect()),
     }
 }
 
 fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> ExprType {
-    ExprType::object(
-        id,
-        fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
+    ExprType::object(id, fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
 /// The type of `$`: the input, and every stage output of every step (workflow-format.md §3.5).
@@ -257,74 +215,33 @@ fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType 
     let mut steps = BTreeMap::new();
     for (id, step) in &wf.steps {
         let common = [
-            (
-                "enabling",
-                obj(
-                    "enabling",
-                    [("resolved", obj("resolved", [("enabled", ExprType::Bool)]))],
-                ),
-            ),
-            (
-                "disabled",
-                obj(
-                    "disabled",
-                    [("output", obj("output", [("message", ExprType::String)]))],
-                ),
-            ),
+            ("enabling", obj("enabling", [("resolved", obj("resolved", [("enabled", ExprType::Bool)]))])),
+            ("disabled", obj("disabled", [("output", obj("output", [("message", ExprType::String)]))])),
             (
                 "closed",
                 obj(
                     "closed",
-                    [(
-                        "result",
-                        obj(
-                            "result",
-                            [
-                                ("cancelled", ExprType::Bool),
-                                ("close_requested", ExprType::Bool),
-                            ],
-                        ),
-                    )],
+                    [("result", obj("result", [("cancelled", ExprType::Bool), ("close_requested", ExprType::Bool)]))],
                 ),
             ),
         ];
-        let mut stages: BTreeMap<String, ExprType> = common
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let mut stages: BTreeMap<String, ExprType> = common.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         match &step.kind {
             StepKind::Plugin(p) => {
                 let outputs = plugins
                     .get(&super::plugin_key(p))
                     .and_then(|pl| pl.schema.steps.get(&step_name(p, pl)))
-                    .map(|s| {
-                        s.outputs
-                            .iter()
-                            .map(|(k, o)| (k.clone(), o.schema.expr_type()))
-                            .collect()
-                    })
+                    .map(|s| s.outputs.iter().map(|(k, o)| (k.clone(), o.schema.expr_type())).collect())
                     .unwrap_or_default();
-                stages.insert(
-                    "outputs".into(),
-                    ExprType::object(format!("steps.{id}.outputs"), outputs),
-                );
-                stages.insert(
-                    "starting".into(),
-                    obj("starting", [("started", obj("started", []))]),
-                );
+                stages.insert("outputs".into(), ExprType::object(format!("steps.{id}.outputs"), outputs));
+                stages.insert("starting".into(), obj("starting", [("started", obj("started", []))]));
                 stages.insert(
                     "crashed".into(),
-                    obj(
-                        "crashed",
-                        [("error", obj("error", [("output", ExprType::String)]))],
-                    ),
+                    obj("crashed", [("error", obj("error", [("output", ExprType::String)]))]),
                 );
                 stages.insert(
                     "deploy_failed".into(),
-                    obj(
-                        "deploy_failed",
-                        [("error", obj("error", [("error", ExprType::String)]))],
-                    ),
+                    obj("deploy_failed", [("error", obj("error", [("error", ExprType::String)]))]),
                 );
             }
             StepKind::Foreach(f) => {
@@ -337,13 +254,7 @@ fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType 
                     .unwrap_or(ExprType::Any);
                 stages.insert(
                     "outputs".into(),
-                    obj(
-                        "outputs",
-                        [(
-                            "success",
-                            obj("success", [("data", ExprType::List(Box::new(item)))]),
-                        )],
-                    ),
+                    obj("outputs", [("success", obj("success", [("data", ExprType::List(Box::new(item)))]))]),
                 );
                 stages.insert(
                     "failed".into(),
@@ -354,20 +265,8 @@ fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType 
                             obj(
                                 "error",
                                 [
-                                    (
-                                        "data",
-                                        ExprType::Map(
-                                            Box::new(ExprType::Int),
-                                            Box::new(ExprType::Any),
-                                        ),
-                                    ),
-                                    (
-                                        "errors",
-                                        ExprType::Map(
-                                            Box::new(ExprType::Int),
-                                            Box::new(ExprType::String),
-                                        ),
-                                    ),
+                                    ("data", ExprType::Map(Box::new(ExprType::Int), Box::new(ExprType::Any))),
+                                    ("errors", ExprType::Map(Box::new(ExprType::Int), Box::new(ExprType::String))),
                                 ],
                             ),
                         )],
@@ -377,11 +276,5 @@ fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType 
         }
         steps.insert(id.clone(), ExprType::object(id.clone(), stages));
     }
-    obj(
-        "$",
-        [
-            ("input", wf.input.expr_type()),
-            ("steps", ExprType::object("steps", steps)),
-        ],
-    )
+    obj("$", [("input", wf.input.expr_type()), ("steps", ExprType::object("steps", steps))])
 }

@@ -98,13 +98,8 @@ pub struct RunResult {
 
 #[derive(Debug, Clone)]
 pub enum ExecError {
-    Failed {
-        message: String,
-        steps: Vec<StepReport>,
-    },
-    Interrupted {
-        steps: Vec<StepReport>,
-    },
+    Failed { message: String, steps: Vec<StepReport> },
+    Interrupted { steps: Vec<StepReport> },
 }
 
 impl ExecError {
@@ -201,33 +196,20 @@ impl DataView for Run {
                     return PathStatus::Unresolvable(format!("there is no step '{id}'"));
                 };
                 let Some(stage) = path.get(2) else {
-                    return if state.phase == Phase::Finished {
-                        PathStatus::Resolved
-                    } else {
-                        PathStatus::Pending
-                    };
+                    return if state.phase == Phase::Finished { PathStatus::Resolved } else { PathStatus::Pending };
                 };
                 match (state.stages.get(stage), path.get(3)) {
                     (Some(_), None) => PathStatus::Resolved,
                     (Some(have), Some(want)) if have == want => PathStatus::Resolved,
                     (Some(have), Some(want)) => PathStatus::Unresolvable(format!(
                         "step '{id}' ended with {stage} '{have}', not '{want}'{}",
-                        state
-                            .report
-                            .message
-                            .as_deref()
-                            .map(|m| format!(": {m}"))
-                            .unwrap_or_default()
+                        state.report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
                     )),
-                    (None, _) if state.phase == Phase::Finished => {
-                        PathStatus::Unresolvable(why_not(id, stage, state))
-                    }
+                    (None, _) if state.phase == Phase::Finished => PathStatus::Unresolvable(why_not(id, stage, state)),
                     (None, _) => PathStatus::Pending,
                 }
             }
-            Some(other) => PathStatus::Unresolvable(format!(
-                "'$.{other}' does not exist (use $.input or $.steps)"
-            )),
+            Some(other) => PathStatus::Unresolvable(format!("'$.{other}' does not exist (use $.input or $.steps)")),
         }
     }
     fn root(&self) -> &Value {
@@ -247,29 +229,13 @@ fn why_not(id: &str, stage: &str, state: &StepState) -> String {
         StepStatus::ErrorOutput | StepStatus::Succeeded => "ended",
         StepStatus::NotRun | StepStatus::Running => "ended",
     };
-    let out = state
-        .report
-        .output_id
-        .as_deref()
-        .map(|o| format!(" with output '{o}'"))
-        .unwrap_or_default();
-    let msg = state
-        .report
-        .message
-        .as_deref()
-        .map(|m| format!(": {m}"))
-        .unwrap_or_default();
+    let out = state.report.output_id.as_deref().map(|o| format!(" with output '{o}'")).unwrap_or_default();
+    let msg = state.report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
     format!("step '{id}' {how}{out} so its '{stage}' stage has no data{msg}")
 }
 
 impl Run {
-    fn new(
-        wf: Arc<Workflow>,
-        input: Value,
-        ctx: Arc<Context>,
-        scratch: PathBuf,
-        label: String,
-    ) -> Run {
+    fn new(wf: Arc<Workflow>, input: Value, ctx: Arc<Context>, scratch: PathBuf, label: String) -> Run {
         let (tx, rx) = mpsc::unbounded_channel();
         let root = Value::map_from([("input", input), ("steps", Value::Map(Default::default()))]);
         let steps = wf
@@ -297,18 +263,7 @@ impl Run {
                 )
             })
             .collect();
-        Run {
-            wf,
-            ctx,
-            root,
-            steps,
-            tx,
-            rx,
-            tasks: JoinSet::new(),
-            scratch,
-            label,
-            recorder: None,
-        }
+        Run { wf, ctx, root, steps, tx, rx, tasks: JoinSet::new(), scratch, label, recorder: None }
     }
 
     /// Steps that completed in the resumed run are finished before anything starts.
@@ -320,16 +275,14 @@ impl Run {
             self.set_stage(&id, "enabling", "resolved", Value::map_from([("enabled", Value::Bool(true))]));
             self.set_stage(&id, "starting", "started", Value::Map(Default::default()));
             self.set_stage(&id, "outputs", &output_id, data);
-            let status = if self.output_is_error(&id, &output_id) { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
+            let status =
+                if self.output_is_error(&id, &output_id) { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
             tracing::info!("step {id}: reusing its '{output_id}' output from run {}", resume.from);
             self.finish(&id, status, Some(output_id), Some(format!("reused from run {}", resume.from)));
         }
     }
 
-    async fn main_loop(
-        &mut self,
-        mut stop: watch::Receiver<Interrupt>,
-    ) -> Result<RunResult, ExecError> {
+    async fn main_loop(&mut self, mut stop: watch::Receiver<Interrupt>) -> Result<RunResult, ExecError> {
         self.prelaunch();
         let mut interrupted = false;
         let result = loop {
@@ -391,7 +344,8 @@ impl Run {
     /// Launches every plugin step's process right away, so Python start-up (~0.1 s) overlaps
     /// with upstream steps; each waits for its input.
     fn prelaunch(&mut self) {
-        let ids: Vec<String> = self.steps.iter().filter(|(_, s)| s.phase == Phase::Waiting).map(|(k, _)| k.clone()).collect();
+        let ids: Vec<String> =
+            self.steps.iter().filter(|(_, s)| s.phase == Phase::Waiting).map(|(k, _)| k.clone()).collect();
         for id in ids {
             let StepKind::Plugin(p) = &self.wf.steps[&id].kind else {
                 continue;
@@ -427,12 +381,8 @@ impl Run {
     fn advance(&mut self) {
         loop {
             let mut changed = false;
-            let waiting: Vec<String> = self
-                .steps
-                .iter()
-                .filter(|(_, s)| s.phase == Phase::Waiting)
-                .map(|(k, _)| k.clone())
-                .collect();
+            let waiting: Vec<String> =
+                self.steps.iter().filter(|(_, s)| s.phase == Phase::Waiting).map(|(k, _)| k.clone()).collect();
             for id in waiting {
                 changed |= self.try_start(&id);
             }
@@ -463,20 +413,10 @@ impl Run {
                     return true;
                 }
                 Res::Ready(Value::Bool(true)) => {
-                    self.set_stage(
-                        id,
-                        "enabling",
-                        "resolved",
-                        Value::map_from([("enabled", Value::Bool(true))]),
-                    );
+                    self.set_stage(id, "enabling", "resolved", Value::map_from([("enabled", Value::Bool(true))]));
                 }
                 Res::Ready(Value::Bool(false)) => {
-                    self.set_stage(
-                        id,
-                        "enabling",
-                        "resolved",
-                        Value::map_from([("enabled", Value::Bool(false))]),
-                    );
+                    self.set_stage(id, "enabling", "resolved", Value::map_from([("enabled", Value::Bool(false))]));
                     let message = format!("Step {}{id} disabled", self.label);
                     self.set_stage(
                         id,
@@ -489,10 +429,7 @@ impl Run {
                     return true;
                 }
                 Res::Ready(other) => {
-                    let msg = format!(
-                        "'enabled' must be true or false, got {} ({other})",
-                        other.type_name()
-                    );
+                    let msg = format!("'enabled' must be true or false, got {} ({other})", other.type_name());
                     self.crash(id, msg);
                     return true;
                 }
@@ -521,12 +458,7 @@ impl Run {
             match resolve(tree, self) {
                 Res::Pending => return false,
                 Res::Unresolvable(why) => {
-                    self.finish(
-                        id,
-                        StepStatus::Skipped,
-                        None,
-                        Some(format!("its {name} cannot be resolved: {why}")),
-                    );
+                    self.finish(id, StepStatus::Skipped, None, Some(format!("its {name} cannot be resolved: {why}")));
                     return true;
                 }
                 Res::Ready(v) => {
@@ -542,7 +474,10 @@ impl Run {
                     None => Duration::from_millis(super::DEFAULT_CLOSURE_WAIT_MS),
                     Some(Value::Int(ms)) if *ms >= 0 => Duration::from_millis(*ms as u64),
                     Some(other) => {
-                        self.crash(id, format!("closure_wait_timeout must be a number of milliseconds >= 0, got {other}"));
+                        self.crash(
+                            id,
+                            format!("closure_wait_timeout must be a number of milliseconds >= 0, got {other}"),
+                        );
                         return true;
                     }
                 };
@@ -554,19 +489,13 @@ impl Run {
                     None => 1,
                     Some(Value::Int(n)) if *n >= 1 => *n as usize,
                     Some(other) => {
-                        self.crash(
-                            id,
-                            format!("parallelism must be an integer >= 1, got {other}"),
-                        );
+                        self.crash(id, format!("parallelism must be an integer >= 1, got {other}"));
                         return true;
                     }
                 };
                 match items {
                     Value::List(items) => self.start_foreach(id, f, items, parallelism),
-                    other => self.crash(
-                        id,
-                        format!("items must be a list, got {}", other.type_name()),
-                    ),
+                    other => self.crash(id, format!("items must be a list, got {}", other.type_name())),
                 }
             }
         }
@@ -574,9 +503,7 @@ impl Run {
     }
 
     fn timeout_for(&self, step: Option<f64>) -> Option<Duration> {
-        let secs = step
-            .or(self.wf.max_step_timeout)
-            .or(self.ctx.config.max_step_timeout)?;
+        let secs = step.or(self.wf.max_step_timeout).or(self.ctx.config.max_step_timeout)?;
         (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
     }
 
@@ -600,11 +527,7 @@ impl Run {
         let input = match schema.input.validate(&input) {
             Ok(v) => v,
             Err(e) => {
-                let at = if e.path.is_empty() {
-                    format!(": {}", e.message)
-                } else {
-                    format!(" -> {e}")
-                };
+                let at = if e.path.is_empty() { format!(": {}", e.message) } else { format!(" -> {e}") };
                 self.crash(id, format!("step '{}{id}' input{at}", self.label));
                 return;
             }
@@ -613,14 +536,7 @@ impl Run {
             self.crash(id, "its plugin process is gone".into());
             return;
         };
-        if tx
-            .send(StepInput {
-                input,
-                timeout,
-                closure_wait,
-            })
-            .is_err()
-        {
+        if tx.send(StepInput { input, timeout, closure_wait }).is_err() {
             self.crash(id, "its plugin process is gone".into());
             return;
         }
@@ -636,10 +552,7 @@ impl Run {
         let label = format!("{}{id}", self.label);
         let tx = self.tx.clone();
         let id2 = id.to_string();
-        tracing::info!(
-            "step {label}: started (foreach over {} items, parallelism {parallelism})",
-            items.len()
-        );
+        tracing::info!("step {label}: started (foreach over {} items, parallelism {parallelism})", items.len());
         self.tasks.spawn(async move {
             let r = run_foreach(sub, items, parallelism, ctx, scratch, label, control_rx).await;
             let _ = tx.send((id2, Outcome::Foreach(r)));
@@ -665,12 +578,8 @@ impl Run {
 
     fn check_stop_if(&mut self) {
         let wf = self.wf.clone();
-        let running: Vec<String> = self
-            .steps
-            .iter()
-            .filter(|(_, s)| s.phase == Phase::Running)
-            .map(|(k, _)| k.clone())
-            .collect();
+        let running: Vec<String> =
+            self.steps.iter().filter(|(_, s)| s.phase == Phase::Running).map(|(k, _)| k.clone()).collect();
         for id in running {
             let Some(t) = &wf.steps[&id].stop_if else {
                 continue;
@@ -689,18 +598,8 @@ impl Run {
 
     fn on_outcome(&mut self, id: &str, outcome: Outcome) {
         match outcome {
-            Outcome::Plugin(PluginOutcome::Output {
-                output_id,
-                data,
-                debug_logs,
-            }) => {
-                if let Some(level) = self
-                    .ctx
-                    .config
-                    .logged_outputs
-                    .get(&output_id)
-                    .map(|l| l.level)
-                {
+            Outcome::Plugin(PluginOutcome::Output { output_id, data, debug_logs }) => {
+                if let Some(level) = self.ctx.config.logged_outputs.get(&output_id).map(|l| l.level) {
                     log_output(level, &format!("{}{id}", self.label), &output_id, &data);
                 }
                 self.set_stage(id, "outputs", &output_id, data);
@@ -708,21 +607,11 @@ impl Run {
                 if let Some(s) = self.steps.get_mut(id) {
                     s.report.debug_logs = debug_logs;
                 }
-                tracing::info!(
-                    "step {}{id}: finished with output '{output_id}'",
-                    self.label
-                );
-                let status = if is_error {
-                    StepStatus::ErrorOutput
-                } else {
-                    StepStatus::Succeeded
-                };
+                tracing::info!("step {}{id}: finished with output '{output_id}'", self.label);
+                let status = if is_error { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
                 self.finish(id, status, Some(output_id), None);
             }
-            Outcome::Plugin(PluginOutcome::Crashed {
-                message,
-                debug_logs,
-            }) => {
+            Outcome::Plugin(PluginOutcome::Crashed { message, debug_logs }) => {
                 if let Some(s) = self.steps.get_mut(id) {
                     s.report.debug_logs = debug_logs;
                 }
@@ -733,10 +622,7 @@ impl Run {
                     id,
                     "closed",
                     "result",
-                    Value::map_from([
-                        ("cancelled", Value::Bool(true)),
-                        ("close_requested", Value::Bool(true)),
-                    ]),
+                    Value::map_from([("cancelled", Value::Bool(true)), ("close_requested", Value::Bool(true))]),
                 );
                 self.finish(id, StepStatus::Cancelled, None, Some(reason));
             }
@@ -762,11 +648,7 @@ impl Run {
             .plugins
             .get(&super::plugin_key(p))
             .and_then(|pl| {
-                pl.schema
-                    .steps
-                    .get(&step_name(p, pl))
-                    .and_then(|s| s.outputs.get(output_id))
-                    .map(|o| o.error)
+                pl.schema.steps.get(&step_name(p, pl)).and_then(|s| s.outputs.get(output_id)).map(|o| o.error)
             })
             .unwrap_or(false)
             || output_id == "error"
@@ -774,22 +656,11 @@ impl Run {
 
     fn crash(&mut self, id: &str, message: String) {
         tracing::warn!("step {}{id}: failed: {}", self.label, first_line(&message));
-        self.set_stage(
-            id,
-            "crashed",
-            "error",
-            Value::map_from([("output", Value::String(message.clone()))]),
-        );
+        self.set_stage(id, "crashed", "error", Value::map_from([("output", Value::String(message.clone()))]));
         self.finish(id, StepStatus::Crashed, None, Some(message));
     }
 
-    fn finish(
-        &mut self,
-        id: &str,
-        status: StepStatus,
-        output_id: Option<String>,
-        message: Option<String>,
-    ) {
+    fn finish(&mut self, id: &str, status: StepStatus, output_id: Option<String>, message: Option<String>) {
         if let Some(s) = self.steps.get_mut(id) {
             s.phase = Phase::Finished;
             s.report.status = status;
@@ -815,12 +686,20 @@ impl Run {
         }
         if let Some(r) = &self.recorder {
             let stages = &self.steps[id].stages;
-            let stage = ["outputs", "failed", "crashed", "disabled", "closed"].into_iter().find(|st| stages.contains_key(*st));
+            let stage =
+                ["outputs", "failed", "crashed", "disabled", "closed"].into_iter().find(|st| stages.contains_key(*st));
             let status = format!("{status:?}");
             match stage {
                 Some(stage) => {
                     let oid = stages[stage].clone();
-                    let data = self.root.get("steps").and_then(|s| s.get(id)).and_then(|s| s.get(stage)).and_then(|s| s.get(&oid)).cloned().unwrap_or_default();
+                    let data = self
+                        .root
+                        .get("steps")
+                        .and_then(|s| s.get(id))
+                        .and_then(|s| s.get(stage))
+                        .and_then(|s| s.get(&oid))
+                        .cloned()
+                        .unwrap_or_default();
                     r.update(|st| st.step_finished(id, stage, &oid, &data, &status));
                 }
                 None => {
@@ -836,13 +715,9 @@ impl Run {
             s.stages.insert(stage.to_string(), output_id.to_string());
         }
         if let Value::Map(root) = &mut self.root {
-            let steps = root
-                .entry(Key::from("steps"))
-                .or_insert_with(|| Value::Map(Default::default()));
+            let steps = root.entry(Key::from("steps")).or_insert_with(|| Value::Map(Default::default()));
             if let Value::Map(steps) = steps {
-                let step = steps
-                    .entry(Key::from(id))
-                    .or_insert_with(|| Value::Map(Default::default()));
+                let step = steps.entry(Key::from(id)).or_insert_with(|| Value::Map(Default::default()));
                 if let Value::Map(step) = step {
                     step.insert(Key::from(stage), Value::map_from([(output_id, data)]));
                 }
@@ -857,18 +732,11 @@ impl Run {
             match resolve(tree, self) {
                 Res::Ready(data) => {
                     if !matches!(data, Value::Map(_)) {
-                        return Err(format!(
-                            "output '{oid}' must be an object (a map), got {}",
-                            data.type_name()
-                        ));
+                        return Err(format!("output '{oid}' must be an object (a map), got {}", data.type_name()));
                     }
-                    if let Some(Some(schema)) =
-                        self.wf.output_schema.get(oid).map(|d| d.schema.as_ref())
-                    {
+                    if let Some(Some(schema)) = self.wf.output_schema.get(oid).map(|d| d.schema.as_ref()) {
                         if let Err(e) = schema.validate(&data) {
-                            return Err(format!(
-                                "output '{oid}' does not match its outputSchema: {e}"
-                            ));
+                            return Err(format!("output '{oid}' does not match its outputSchema: {e}"));
                         }
                     }
                     return Ok(Some(RunResult {
@@ -886,19 +754,11 @@ impl Run {
     }
 
     fn deadlock_message(&self) -> String {
-        let waiting: Vec<&str> = self
-            .steps
-            .iter()
-            .filter(|(_, s)| s.phase == Phase::Waiting)
-            .map(|(k, _)| k.as_str())
-            .collect();
+        let waiting: Vec<&str> =
+            self.steps.iter().filter(|(_, s)| s.phase == Phase::Waiting).map(|(k, _)| k.as_str()).collect();
         format!(
             "no step is running and no output can be built (steps still waiting: {})",
-            if waiting.is_empty() {
-                "none".to_string()
-            } else {
-                waiting.join(", ")
-            }
+            if waiting.is_empty() { "none".to_string() } else { waiting.join(", ") }
         )
     }
 
@@ -924,11 +784,7 @@ impl Run {
     async fn drain(&mut self) {
         while self.tasks.join_next().await.is_some() {}
         while let Ok((id, outcome)) = self.rx.try_recv() {
-            if self
-                .steps
-                .get(&id)
-                .is_some_and(|s| s.phase == Phase::Running)
-            {
+            if self.steps.get(&id).is_some_and(|s| s.phase == Phase::Running) {
                 self.on_outcome(&id, outcome);
             }
         }
@@ -938,13 +794,7 @@ impl Run {
 fn step_name(p: &PluginStep, plugin: &Plugin) -> String {
     match &p.step {
         Some(s) => s.clone(),
-        None => plugin
-            .schema
-            .steps
-            .keys()
-            .next()
-            .cloned()
-            .unwrap_or_default(),
+        None => plugin.schema.steps.keys().next().cloned().unwrap_or_default(),
     }
 }
 
@@ -966,11 +816,8 @@ fn summarize_foreach_errors(failure: &Value) -> String {
     let errors = failure.get("errors").and_then(Value::as_map);
     match errors {
         Some(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .take(3)
-                .map(|(k, v)| format!("item {k}: {}", v.as_str().unwrap_or("")))
-                .collect();
+            let parts: Vec<String> =
+                m.iter().take(3).map(|(k, v)| format!("item {k}: {}", v.as_str().unwrap_or(""))).collect();
             format!("{} item(s) failed ({})", m.len(), parts.join("; "))
         }
         None => "some items failed".into(),
@@ -1006,14 +853,7 @@ async fn run_foreach(
             }
             let input = match sub.input.validate(&item) {
                 Ok(v) => v,
-                Err(e) => {
-                    return (
-                        i,
-                        Err(format!(
-                            "the item does not match the sub-workflow input: {e}"
-                        )),
-                    )
-                }
+                Err(e) => return (i, Err(format!("the item does not match the sub-workflow input: {e}"))),
             };
             let r = execute_with(sub.clone(), input, ctx, scratch, label, stop).await;
             (
@@ -1045,9 +885,7 @@ async fn run_foreach(
         }
     }
     if results.values().all(Result::is_ok) {
-        return Ok(Value::List(
-            results.into_values().filter_map(Result::ok).collect(),
-        ));
+        return Ok(Value::List(results.into_values().filter_map(Result::ok).collect()));
     }
     let mut data = BTreeMap::new();
     let mut errors = BTreeMap::new();
@@ -1061,8 +899,5 @@ async fn run_foreach(
             }
         }
     }
-    Err(Value::map_from([
-        ("data", Value::Map(data)),
-        ("errors", Value::Map(errors)),
-    ]))
+    Err(Value::map_from([("data", Value::Map(data)), ("errors", Value::Map(errors))]))
 }

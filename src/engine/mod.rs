@@ -43,28 +43,19 @@ pub fn plugin_steps(wf: &Workflow) -> Vec<(String, &PluginStep)> {
     for (id, step) in &wf.steps {
         match &step.kind {
             StepKind::Plugin(p) => out.push((id.clone(), p)),
-            StepKind::Foreach(f) => out.extend(
-                plugin_steps(&f.workflow)
-                    .into_iter()
-                    .map(|(sub, p)| (format!("{id} -> {sub}"), p)),
-            ),
+            StepKind::Foreach(f) => {
+                out.extend(plugin_steps(&f.workflow).into_iter().map(|(sub, p)| (format!("{id} -> {sub}"), p)))
+            }
         }
     }
     out
 }
 
 /// Parses every module spec a workflow needs, refusing deployment types we cannot serve.
-pub fn module_specs(
-    wf: &Workflow,
-    config: &Config,
-    context: &Path,
-) -> Result<BTreeMap<String, ModuleSpec>> {
+pub fn module_specs(wf: &Workflow, config: &Config, context: &Path) -> Result<BTreeMap<String, ModuleSpec>> {
     let mut specs = BTreeMap::new();
     for (step_id, p) in plugin_steps(wf) {
-        let werr = |message: String| Error::Workflow {
-            path: wf.path.clone(),
-            message,
-        };
+        let werr = |message: String| Error::Workflow { path: wf.path.clone(), message };
         match config.deployment_types.get(&p.deployment_type).map(String::as_str) {
             Some("python") => {}
             Some(other) => {
@@ -90,7 +81,10 @@ pub fn module_specs(
 }
 
 /// Deploys every distinct plugin in parallel (builds are I/O and subprocess bound).
-pub async fn deploy_all(deployer: Arc<Deployer>, specs: BTreeMap<String, ModuleSpec>) -> Result<HashMap<String, Arc<Plugin>>> {
+pub async fn deploy_all(
+    deployer: Arc<Deployer>,
+    specs: BTreeMap<String, ModuleSpec>,
+) -> Result<HashMap<String, Arc<Plugin>>> {
     let rt = tokio::runtime::Handle::current();
     // Shared with other runs, exclusive for `cache prune/clean`: nothing is removed while we
     // resolve, build and mark our builds in use.
@@ -125,24 +119,13 @@ pub async fn deploy_all(deployer: Arc<Deployer>, specs: BTreeMap<String, ModuleS
     }
 }
 
-pub async fn load(
-    workflow_path: &Path,
-    context: &Path,
-    config: &Config,
-    deployer: Arc<Deployer>,
-) -> Result<Loaded> {
+pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deployer: Arc<Deployer>) -> Result<Loaded> {
     let workflow = Workflow::load(workflow_path, context)?;
     let specs = module_specs(&workflow, config, context)?;
     let plugins = deploy_all(deployer, specs).await?;
-    check::check_workflow(&workflow, &plugins).map_err(|message| Error::Workflow {
-        path: workflow.path.clone(),
-        message,
-    })?;
-    Ok(Loaded {
-        workflow,
-        context: context.to_path_buf(),
-        plugins,
-    })
+    check::check_workflow(&workflow, &plugins)
+        .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
+    Ok(Loaded { workflow, context: context.to_path_buf(), plugins })
 }
 
 /// Reads and validates the workflow input; a bad input is a failed run (exit 3), as in the reference.
@@ -150,24 +133,17 @@ pub fn read_input(path: Option<&Path>, wf: &Workflow) -> Result<Value> {
     let raw = match path {
         None => Value::Map(Default::default()),
         Some(p) => {
-            let err = |message: String| Error::Input {
-                path: p.to_path_buf(),
-                message,
-            };
-            let text =
-                std::fs::read_to_string(p).map_err(|e| err(format!("cannot read it: {e}")))?;
+            let err = |message: String| Error::Input { path: p.to_path_buf(), message };
+            let text = std::fs::read_to_string(p).map_err(|e| err(format!("cannot read it: {e}")))?;
             if text.trim().is_empty() {
                 return Err(err("the file is empty".into()));
             }
-            let y: serde_yaml::Value =
-                serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+            let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
             Value::from_yaml(&y)
         }
     };
     wf.input.validate(&raw).map_err(|e| Error::Input {
-        path: path
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("(no input file: {})")),
+        path: path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(no input file: {})")),
         message: format!("the workflow input is invalid: {e}"),
     })
 }
@@ -180,14 +156,26 @@ pub struct RunSettings {
     pub resume: Resume,
 }
 
-pub async fn execute(loaded: &Loaded, input: Value, settings: RunSettings) -> std::result::Result<RunResult, ExecError> {
+pub async fn execute(
+    loaded: &Loaded,
+    input: Value,
+    settings: RunSettings,
+) -> std::result::Result<RunResult, ExecError> {
     let ctx = Arc::new(exec::Context {
         context_dir: loaded.context.clone(),
         plugins: loaded.plugins.clone(),
         config: settings.config,
         interrupt: settings.interrupt,
     });
-    exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.recorder, settings.resume).await
+    exec::execute_top(
+        Arc::new(loaded.workflow.clone()),
+        input,
+        ctx,
+        settings.scratch,
+        settings.recorder,
+        settings.resume,
+    )
+    .await
 }
 
 /// Every workflow file a run depends on: the workflow and its foreach sub-workflows.
@@ -212,14 +200,27 @@ pub enum SingleOutcome {
 }
 
 /// Runs one step of a deployed plugin with `input`, like the reference engine's run-plugin.
-pub async fn run_single(plugin: Arc<Plugin>, step: &str, input: &Value, scratch: &Path, timeout: Option<Duration>) -> Result<SingleOutcome> {
+pub async fn run_single(
+    plugin: Arc<Plugin>,
+    step: &str,
+    input: &Value,
+    scratch: &Path,
+    timeout: Option<Duration>,
+) -> Result<SingleOutcome> {
     let Some(schema) = plugin.schema.steps.get(step) else {
         let names: Vec<&str> = plugin.schema.steps.keys().map(String::as_str).collect();
-        return Err(Error::Usage(format!("the plugin {} has no step '{step}' (it has: {})", plugin.spec, names.join(", "))));
+        return Err(Error::Usage(format!(
+            "the plugin {} has no step '{step}' (it has: {})",
+            plugin.spec,
+            names.join(", ")
+        )));
     };
     let input = schema.input.validate(input).map_err(|e| Error::Input {
         path: PathBuf::from("(step input)"),
-        message: format!("step '{step}' input{}", if e.path.is_empty() { format!(": {}", e.message) } else { format!(" -> {e}") }),
+        message: format!(
+            "step '{step}' input{}",
+            if e.path.is_empty() { format!(": {}", e.message) } else { format!(" -> {e}") }
+        ),
     })?;
     let is_error_output = |id: &str| id == "error" || schema.outputs.get(id).is_some_and(|o| o.error);
     let task = step::PluginTask {

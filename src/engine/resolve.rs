@@ -83,10 +83,7 @@ pub fn resolve(tree: &Tree, data: &dyn DataView) -> Res {
                 Res::Ready(Value::Map(out))
             }
         }
-        Tree::OneOf {
-            discriminator,
-            options,
-        } => {
+        Tree::OneOf { discriminator, options } => {
             let mut pending = false;
             let mut reasons = Vec::new();
             for (name, option) in options {
@@ -108,10 +105,7 @@ pub fn resolve(tree: &Tree, data: &dyn DataView) -> Res {
             if pending {
                 Res::Pending
             } else {
-                Res::Unresolvable(format!(
-                    "no option of the !oneof can resolve ({})",
-                    reasons.join("; ")
-                ))
+                Res::Unresolvable(format!("no option of the !oneof can resolve ({})", reasons.join("; ")))
             }
         }
     }
@@ -129,9 +123,7 @@ pub fn resolve_expr(e: &Expr, data: &dyn DataView) -> Res {
     if pending {
         return Res::Pending;
     }
-    let ctx = EvalContext {
-        context_dir: data.context_dir(),
-    };
+    let ctx = EvalContext { context_dir: data.context_dir() };
     match e.evaluate(data.root(), &ctx) {
         Ok(v) => Res::Ready(v),
         Err(err) => Res::Unresolvable(err.to_string()),

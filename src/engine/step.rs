@@ -28,18 +28,9 @@ pub struct StepInput {
 
 #[derive(Debug, Clone)]
 pub enum PluginOutcome {
-    Output {
-        output_id: String,
-        data: Value,
-        debug_logs: String,
-    },
-    Crashed {
-        message: String,
-        debug_logs: String,
-    },
-    Cancelled {
-        reason: String,
-    },
+    Output { output_id: String, data: Value, debug_logs: String },
+    Crashed { message: String, debug_logs: String },
+    Cancelled { reason: String },
 }
 
 pub struct PluginTask {
@@ -64,19 +55,11 @@ impl PluginTask {
         };
         let mut process = match launched {
             Ok(p) => p,
-            Err(e) => {
-                return Some(PluginOutcome::Crashed {
-                    message: e.to_string(),
-                    debug_logs: String::new(),
-                })
-            }
+            Err(e) => return Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
         };
         if let Err(e) = process.start_work(&self.run_id, &self.step, &work.input) {
             process.kill().await;
-            return Some(PluginOutcome::Crashed {
-                message: e.to_string(),
-                debug_logs: String::new(),
-            });
+            return Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() });
         }
         let started = Instant::now();
         let deadline = work.timeout.map(|t| started + t);
@@ -115,22 +98,14 @@ impl PluginTask {
 
     async fn launch(&self) -> Result<PluginProcess, AtpError> {
         std::fs::create_dir_all(&self.cwd).map_err(|e| AtpError::Startup {
-            message: format!(
-                "cannot create the step's working directory {}: {e}",
-                self.cwd.display()
-            ),
+            message: format!("cannot create the step's working directory {}: {e}", self.cwd.display()),
             stderr: String::new(),
         })?;
         let mut p = PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label)?;
         let hello = p.handshake(self.plugin.startup_timeout).await;
         match hello {
             Ok(h) => {
-                if !h
-                    .schema
-                    .get("steps")
-                    .and_then(|s| s.get(&self.step))
-                    .is_some()
-                {
+                if !h.schema.get("steps").and_then(|s| s.get(&self.step)).is_some() {
                     p.kill().await;
                     return Err(AtpError::Startup {
                         message: format!("the running plugin has no step '{}' (its cached schema is out of date: run 'arcaflow-py pull --pull-policy Always')", self.step),
@@ -147,30 +122,14 @@ impl PluginTask {
     }
 
     /// Sends cancel when the step declares it and waits for its answer up to the closure wait.
-    async fn stop(
-        &self,
-        process: &mut PluginProcess,
-        work: &StepInput,
-        reason: &str,
-    ) -> Option<crate::atp::WorkDone> {
-        let has_cancel = self
-            .plugin
-            .schema
-            .steps
-            .get(&self.step)
-            .is_some_and(|s| s.has_cancel_signal());
+    async fn stop(&self, process: &mut PluginProcess, work: &StepInput, reason: &str) -> Option<crate::atp::WorkDone> {
+        let has_cancel = self.plugin.schema.steps.get(&self.step).is_some_and(|s| s.has_cancel_signal());
         if !has_cancel {
-            tracing::info!(
-                "{}: {reason}; it has no cancel signal, stopping its process",
-                self.label
-            );
+            tracing::info!("{}: {reason}; it has no cancel signal, stopping its process", self.label);
             return None;
         }
         tracing::info!("{}: {reason}; sending cancel", self.label);
-        if process
-            .signal(&self.run_id, "cancel", &Value::Map(Default::default()))
-            .is_err()
-        {
+        if process.signal(&self.run_id, "cancel", &Value::Map(Default::default())).is_err() {
             return None;
         }
         match tokio::time::timeout(work.closure_wait, process.result(&self.run_id)).await {
@@ -208,15 +167,10 @@ async fn stopped(control: &mut watch::Receiver<Control>) -> Control {
 
 fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
     match r {
-        Ok(done) => PluginOutcome::Output {
-            output_id: done.output_id,
-            data: done.output_data,
-            debug_logs: done.debug_logs,
-        },
-        Err(e) => PluginOutcome::Crashed {
-            message: e.to_string(),
-            debug_logs: String::new(),
-        },
+        Ok(done) => {
+            PluginOutcome::Output { output_id: done.output_id, data: done.output_data, debug_logs: done.debug_logs }
+        }
+        Err(e) => PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() },
     }
 }
 

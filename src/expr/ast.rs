@@ -27,13 +27,25 @@ pub(crate) enum Kind {
     Bool(bool),
     /// `$`
     Root,
-    Call { name: String, args: Vec<Node> },
+    Call {
+        name: String,
+        args: Vec<Node>,
+    },
     /// A postfix chain such as `$.a["b"][0]`.
-    Access { base: Box<Node>, steps: Vec<Step> },
+    Access {
+        base: Box<Node>,
+        steps: Vec<Step>,
+    },
     /// Prefix operators in source order; the last one applies first.
-    Unary { ops: Vec<Prefix>, operand: Box<Node> },
+    Unary {
+        ops: Vec<Prefix>,
+        operand: Box<Node>,
+    },
     /// `first op1 x1 op2 x2 …`, evaluated left to right; every operator has the same precedence.
-    Binary { first: Box<Node>, rest: Vec<(BinOp, Node)> },
+    Binary {
+        first: Box<Node>,
+        rest: Vec<(BinOp, Node)>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,12 +148,7 @@ impl fmt::Display for UnOp {
 
 impl Node {
     pub fn leaf(kind: Kind, start: usize, end: usize) -> Node {
-        Node {
-            kind,
-            start,
-            end,
-            depth: 1,
-        }
+        Node { kind, start, end, depth: 1 }
     }
 
     /// Builds an inner node, computing its depth from the children it holds.

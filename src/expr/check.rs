@@ -79,39 +79,26 @@ impl Checker<'_> {
 fn field_type(t: &ExprType, name: &str) -> Result<ExprType, String> {
     match t {
         ExprType::Any => Ok(ExprType::Any),
-        ExprType::Object(o) => o.fields.get(name).cloned().ok_or_else(|| {
-            missing_property(
-                &format!("object {}", o.id),
-                name,
-                o.fields.keys().map(String::as_str),
-            )
-        }),
-        ExprType::Map(key, value) if matches!(**key, ExprType::String | ExprType::Any) => {
-            Ok((**value).clone())
-        }
-        ExprType::Map(..) => Err(format!(
-            "cannot use .{name} on {t}: its keys are not strings; use [..]"
-        )),
+        ExprType::Object(o) => o
+            .fields
+            .get(name)
+            .cloned()
+            .ok_or_else(|| missing_property(&format!("object {}", o.id), name, o.fields.keys().map(String::as_str))),
+        ExprType::Map(key, value) if matches!(**key, ExprType::String | ExprType::Any) => Ok((**value).clone()),
+        ExprType::Map(..) => Err(format!("cannot use .{name} on {t}: its keys are not strings; use [..]")),
         ExprType::OneOf(members) => one_of_field(t, members, name),
         other => Err(format!("cannot read property {name:?} of {other}")),
     }
 }
 
-fn missing_property<'a>(
-    what: &str,
-    name: &str,
-    properties: impl Iterator<Item = &'a str>,
-) -> String {
+fn missing_property<'a>(what: &str, name: &str, properties: impl Iterator<Item = &'a str>) -> String {
     let mut names: Vec<&str> = properties.collect();
     names.sort_unstable();
     names.dedup();
     if names.is_empty() {
         format!("{what} does not have a property named {name:?}; it has no properties")
     } else {
-        format!(
-            "{what} does not have a property named {name:?}; properties: {}",
-            names.join(", ")
-        )
+        format!("{what} does not have a property named {name:?}; properties: {}", names.join(", "))
     }
 }
 
@@ -123,9 +110,7 @@ fn one_of_field(t: &ExprType, members: &[ExprType], name: &str) -> Result<ExprTy
         let candidate = match member {
             ExprType::Any => return Ok(ExprType::Any),
             ExprType::Object(o) => o.fields.get(name).cloned(),
-            ExprType::Map(key, value) if matches!(**key, ExprType::String | ExprType::Any) => {
-                Some((**value).clone())
-            }
+            ExprType::Map(key, value) if matches!(**key, ExprType::String | ExprType::Any) => Some((**value).clone()),
             _ => None,
         };
         if let Some(c) = candidate.filter(|c| !found.contains(c)) {
@@ -150,19 +135,14 @@ fn one_of_field(t: &ExprType, members: &[ExprType], name: &str) -> Result<ExprTy
 fn index_type(t: &ExprType, key: &ExprType, literal: Option<&str>) -> Result<ExprType, String> {
     let keyable = matches!(key, ExprType::Int | ExprType::String | ExprType::Any);
     match t {
-        _ if !keyable => Err(format!(
-            "keys and indexes must be strings or integers, got {key}"
-        )),
+        _ if !keyable => Err(format!("keys and indexes must be strings or integers, got {key}")),
         ExprType::Any => Ok(ExprType::Any),
         ExprType::List(item) => match key {
             ExprType::Int | ExprType::Any => Ok((**item).clone()),
             other => Err(format!("list index must be an integer, got {other}")),
         },
         ExprType::Map(map_key, value) => {
-            if matches!(**map_key, ExprType::Any)
-                || matches!(key, ExprType::Any)
-                || **map_key == *key
-            {
+            if matches!(**map_key, ExprType::Any) || matches!(key, ExprType::Any) || **map_key == *key {
                 Ok((**value).clone())
             } else {
                 Err(format!("{t} needs {map_key} keys, got {key}"))
@@ -173,9 +153,7 @@ fn index_type(t: &ExprType, key: &ExprType, literal: Option<&str>) -> Result<Exp
         ExprType::Object(_) | ExprType::OneOf(_) => match (literal, key) {
             (Some(name), _) => field_type(t, name),
             (None, ExprType::String | ExprType::Any) => Ok(ExprType::Any),
-            (None, other) => Err(format!(
-                "{t} can only be indexed with a string, got {other}"
-            )),
+            (None, other) => Err(format!("{t} can only be indexed with a string, got {other}")),
         },
         other => Err(format!("cannot index {other}")),
     }
@@ -196,16 +174,9 @@ fn binary_type(op: BinOp, l: &ExprType, r: &ExprType) -> Result<ExprType, String
         return Err(format!("type mismatch: left is {l}, right is {r}"));
     }
     let operand = if l_any { r } else { l };
-    let arithmetic = matches!(
-        op,
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow
-    );
+    let arithmetic = matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow);
     if matches!(operand, ExprType::Any) {
-        return Ok(if arithmetic {
-            ExprType::Any
-        } else {
-            ExprType::Bool
-        });
+        return Ok(if arithmetic { ExprType::Any } else { ExprType::Bool });
     }
     let supported = match op {
         BinOp::Add => matches!(operand, ExprType::Int | ExprType::Float | ExprType::String),
@@ -213,10 +184,7 @@ fn binary_type(op: BinOp, l: &ExprType, r: &ExprType) -> Result<ExprType, String
             matches!(operand, ExprType::Int | ExprType::Float)
         }
         BinOp::Eq | BinOp::Ne => {
-            matches!(
-                operand,
-                ExprType::Int | ExprType::Float | ExprType::String | ExprType::Bool
-            )
+            matches!(operand, ExprType::Int | ExprType::Float | ExprType::String | ExprType::Bool)
         }
         BinOp::Lt | BinOp::Gt | BinOp::Le | BinOp::Ge => {
             matches!(operand, ExprType::Int | ExprType::Float | ExprType::String)
@@ -224,13 +192,7 @@ fn binary_type(op: BinOp, l: &ExprType, r: &ExprType) -> Result<ExprType, String
         BinOp::And | BinOp::Or => matches!(operand, ExprType::Bool),
     };
     if !supported {
-        return Err(format!(
-            "operator '{op}' does not support {operand} operands"
-        ));
+        return Err(format!("operator '{op}' does not support {operand} operands"));
     }
-    Ok(if arithmetic {
-        operand.clone()
-    } else {
-        ExprType::Bool
-    })
+    Ok(if arithmetic { operand.clone() } else { ExprType::Bool })
 }

@@ -9,12 +9,7 @@ use crate::value::{Key, Map, Value};
 /// How many keys a "missing key" message lists before summarising the rest.
 const LISTED_KEYS: usize = 20;
 
-pub(crate) fn evaluate(
-    src: &str,
-    node: &Node,
-    root: &Value,
-    ctx: &EvalContext,
-) -> Result<Value, ExprError> {
+pub(crate) fn evaluate(src: &str, node: &Node, root: &Value, ctx: &EvalContext) -> Result<Value, ExprError> {
     Evaluator { src, root, ctx }.eval(node)
 }
 
@@ -73,7 +68,7 @@ impl Evaluator<'_> {
         let mut value = self.eval(first)?;
         for (op, operand) in rest {
             let right = self.eval(operand)?;
-            value = binary(*op, &value, &right).map_err(|m| self.fail(first.start, operand.end, m))?;
+            value = binary(*op, value, &right).map_err(|m| self.fail(first.start, operand.end, m))?;
         }
         Ok(value)
     }
@@ -101,13 +96,10 @@ impl Evaluator<'_> {
 
 fn field<'v>(value: &'v Value, name: &str, path: &str) -> Result<&'v Value, String> {
     match value {
-        Value::Map(map) => map
-            .get(&Key::Str(name.to_string()))
-            .ok_or_else(|| missing_key(map, &format!("{name:?}"), path)),
-        other => Err(format!(
-            "cannot read property {name:?}: {path} is {}, not a map or object",
-            article(other)
-        )),
+        Value::Map(map) => {
+            map.get(&Key::Str(name.to_string())).ok_or_else(|| missing_key(map, &format!("{name:?}"), path))
+        }
+        other => Err(format!("cannot read property {name:?}: {path} is {}, not a map or object", article(other))),
     }
 }
 
@@ -115,46 +107,29 @@ fn index<'v>(value: &'v Value, key: &Value, path: &str) -> Result<&'v Value, Str
     match (value, key) {
         (Value::List(items), Value::Int(i)) => {
             let len = i64::try_from(items.len()).unwrap_or(i64::MAX);
-            let position = if *i < 0 {
-                len.checked_add(*i)
-            } else {
-                Some(*i)
-            };
+            let position = if *i < 0 { len.checked_add(*i) } else { Some(*i) };
             position
                 .and_then(|p| usize::try_from(p).ok())
                 .and_then(|p| items.get(p))
-                .ok_or_else(|| {
-                    format!("index {i} is out of range for {path} (a list of length {len})")
-                })
+                .ok_or_else(|| format!("index {i} is out of range for {path} (a list of length {len})"))
         }
-        (Value::List(_), other) => Err(format!(
-            "list index must be an integer, got {} in {path}",
-            article(other)
-        )),
-        (Value::Map(map), Value::Int(i)) => map
-            .get(&Key::Int(*i))
-            .ok_or_else(|| missing_key(map, &i.to_string(), path)),
-        (Value::Map(map), Value::String(s)) => map
-            .get(&Key::Str(s.clone()))
-            .ok_or_else(|| missing_key(map, &format!("{s:?}"), path)),
-        (Value::Map(_), other) => Err(format!(
-            "map keys are strings or integers, got {} as a key of {path}",
-            article(other)
-        )),
-        (other, _) => Err(format!(
-            "cannot index {path}: it is {}, not a list or map",
-            article(other)
-        )),
+        (Value::List(_), other) => Err(format!("list index must be an integer, got {} in {path}", article(other))),
+        (Value::Map(map), Value::Int(i)) => {
+            map.get(&Key::Int(*i)).ok_or_else(|| missing_key(map, &i.to_string(), path))
+        }
+        (Value::Map(map), Value::String(s)) => {
+            map.get(&Key::Str(s.clone())).ok_or_else(|| missing_key(map, &format!("{s:?}"), path))
+        }
+        (Value::Map(_), other) => {
+            Err(format!("map keys are strings or integers, got {} as a key of {path}", article(other)))
+        }
+        (other, _) => Err(format!("cannot index {path}: it is {}, not a list or map", article(other))),
     }
 }
 
 fn article(value: &Value) -> String {
     let name = value.type_name();
-    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
+    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     format!("{a} {name}")
 }
 
@@ -166,43 +141,38 @@ fn missing_key(map: &Map, key: &str, path: &str) -> String {
     if map.len() > LISTED_KEYS {
         names.push(format!("… ({} more)", map.len() - LISTED_KEYS));
     }
-    format!(
-        "{path} has no key {key}; available keys: {}",
-        names.join(", ")
-    )
+    format!("{path} has no key {key}; available keys: {}", names.join(", "))
 }
 
 fn unary(op: UnOp, value: Value) -> Result<Value, String> {
     match (op, value) {
-        (UnOp::Neg, Value::Int(i)) => i
-            .checked_neg()
-            .map(Value::Int)
-            .ok_or_else(|| format!("integer overflow negating {i}")),
+        (UnOp::Neg, Value::Int(i)) => {
+            i.checked_neg().map(Value::Int).ok_or_else(|| format!("integer overflow negating {i}"))
+        }
         (UnOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
         (UnOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
-        (op, other) => Err(format!(
-            "operator '{op}' does not support {} operands",
-            other.type_name()
-        )),
+        (op, other) => Err(format!("operator '{op}' does not support {} operands", other.type_name())),
     }
 }
 
 /// The runtime operator rules: operands must have the same type, with no coercion. Beyond what
 /// the type checker allows, `==` and `!=` also compare lists, maps and nulls deeply.
-fn binary(op: BinOp, l: &Value, r: &Value) -> Result<Value, String> {
+///
+/// The left operand is taken by value so that a long run of `+` on strings appends in place
+/// instead of copying the growing string at every step.
+fn binary(op: BinOp, l: Value, r: &Value) -> Result<Value, String> {
     use Value::{Bool, Float, Int, String as Str};
-    let unsupported = || {
-        format!(
-            "operator '{op}' does not support {} operands",
-            l.type_name()
-        )
+    let l = match (op, l, r) {
+        (BinOp::Add, Str(mut a), Str(b)) => {
+            a.push_str(b);
+            return Ok(Str(a));
+        }
+        (_, l, _) => l,
     };
+    let l = &l;
+    let unsupported = || format!("operator '{op}' does not support {} operands", l.type_name());
     if std::mem::discriminant(l) != std::mem::discriminant(r) {
-        return Err(format!(
-            "type mismatch: left is {}, right is {}",
-            l.type_name(),
-            r.type_name()
-        ));
+        return Err(format!("type mismatch: left is {}, right is {}", l.type_name(), r.type_name()));
     }
     match op {
         BinOp::Eq => Ok(Bool(l == r)),
@@ -226,30 +196,28 @@ fn binary(op: BinOp, l: &Value, r: &Value) -> Result<Value, String> {
             (Bool(a), Bool(b)) => Ok(Bool(if op == BinOp::And { *a && *b } else { *a || *b })),
             _ => Err(unsupported()),
         },
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow => match (l, r)
-        {
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem | BinOp::Pow => match (l, r) {
             (Int(a), Int(b)) => int_arithmetic(op, *a, *b).map(Int),
             (Float(a), Float(b)) => Ok(Float(float_arithmetic(op, *a, *b))),
-            (Str(a), Str(b)) if op == BinOp::Add => Ok(Str(format!("{a}{b}"))),
             _ => Err(unsupported()),
         },
     }
 }
 
 fn int_arithmetic(op: BinOp, a: i64, b: i64) -> Result<i64, String> {
-    let overflow = || format!("integer overflow in {a} {op} {b}");
+    let overflow = || format!("integer overflow ({a} {op} {b})");
     match op {
         BinOp::Add => a.checked_add(b).ok_or_else(overflow),
         BinOp::Sub => a.checked_sub(b).ok_or_else(overflow),
         BinOp::Mul => a.checked_mul(b).ok_or_else(overflow),
-        BinOp::Div if b == 0 => Err(format!("integer division by zero in {a} / {b}")),
+        BinOp::Div if b == 0 => Err(format!("integer division by zero ({a} / {b})")),
         BinOp::Div => a.checked_div(b).ok_or_else(overflow),
-        BinOp::Rem if b == 0 => Err(format!("integer remainder by zero in {a} % {b}")),
+        BinOp::Rem if b == 0 => Err(format!("integer remainder by zero ({a} % {b})")),
         // i64::MIN % -1 is mathematically 0; only the quotient overflows.
         BinOp::Rem => Ok(a.wrapping_rem(b)),
         BinOp::Pow => int_pow(a, b).ok_or_else(|| {
             if b < 0 {
-                format!("negative exponent in integer power {a} ^ {b}; use floats")
+                format!("negative exponent in integer power ({a} ^ {b}); use floats")
             } else {
                 overflow()
             }

@@ -72,66 +72,21 @@ pub(crate) struct Builtin {
 }
 
 static BUILTINS: [Builtin; 19] = [
-    Builtin {
-        name: "intToFloat",
-        params: &[Param::Int],
-        returns: |_| ExprType::Float,
-        run: int_to_float,
-    },
-    Builtin {
-        name: "floatToInt",
-        params: &[Param::Float],
-        returns: |_| ExprType::Int,
-        run: float_to_int,
-    },
-    Builtin {
-        name: "intToString",
-        params: &[Param::Int],
-        returns: |_| ExprType::String,
-        run: int_to_string,
-    },
-    Builtin {
-        name: "floatToString",
-        params: &[Param::Float],
-        returns: |_| ExprType::String,
-        run: float_to_string,
-    },
+    Builtin { name: "intToFloat", params: &[Param::Int], returns: |_| ExprType::Float, run: int_to_float },
+    Builtin { name: "floatToInt", params: &[Param::Float], returns: |_| ExprType::Int, run: float_to_int },
+    Builtin { name: "intToString", params: &[Param::Int], returns: |_| ExprType::String, run: int_to_string },
+    Builtin { name: "floatToString", params: &[Param::Float], returns: |_| ExprType::String, run: float_to_string },
     Builtin {
         name: "floatToFormattedString",
         params: &[Param::Float, Param::String, Param::Int],
         returns: |_| ExprType::String,
         run: float_to_formatted_string,
     },
-    Builtin {
-        name: "boolToString",
-        params: &[Param::Bool],
-        returns: |_| ExprType::String,
-        run: bool_to_string,
-    },
-    Builtin {
-        name: "stringToInt",
-        params: &[Param::String],
-        returns: |_| ExprType::Int,
-        run: string_to_int,
-    },
-    Builtin {
-        name: "stringToFloat",
-        params: &[Param::String],
-        returns: |_| ExprType::Float,
-        run: string_to_float,
-    },
-    Builtin {
-        name: "stringToBool",
-        params: &[Param::String],
-        returns: |_| ExprType::Bool,
-        run: string_to_bool,
-    },
-    Builtin {
-        name: "ceil",
-        params: &[Param::Float],
-        returns: |_| ExprType::Float,
-        run: |a, _| float_op(a, f64::ceil),
-    },
+    Builtin { name: "boolToString", params: &[Param::Bool], returns: |_| ExprType::String, run: bool_to_string },
+    Builtin { name: "stringToInt", params: &[Param::String], returns: |_| ExprType::Int, run: string_to_int },
+    Builtin { name: "stringToFloat", params: &[Param::String], returns: |_| ExprType::Float, run: string_to_float },
+    Builtin { name: "stringToBool", params: &[Param::String], returns: |_| ExprType::Bool, run: string_to_bool },
+    Builtin { name: "ceil", params: &[Param::Float], returns: |_| ExprType::Float, run: |a, _| float_op(a, f64::ceil) },
     Builtin {
         name: "floor",
         params: &[Param::Float],
@@ -145,12 +100,7 @@ static BUILTINS: [Builtin; 19] = [
         returns: |_| ExprType::Float,
         run: |a, _| float_op(a, f64::round),
     },
-    Builtin {
-        name: "abs",
-        params: &[Param::Float],
-        returns: |_| ExprType::Float,
-        run: |a, _| float_op(a, f64::abs),
-    },
+    Builtin { name: "abs", params: &[Param::Float], returns: |_| ExprType::Float, run: |a, _| float_op(a, f64::abs) },
     Builtin {
         name: "toLower",
         params: &[Param::String],
@@ -169,12 +119,7 @@ static BUILTINS: [Builtin; 19] = [
         returns: |_| ExprType::List(Box::new(ExprType::String)),
         run: split_string,
     },
-    Builtin {
-        name: "readFile",
-        params: &[Param::String],
-        returns: |_| ExprType::String,
-        run: read_file,
-    },
+    Builtin { name: "readFile", params: &[Param::String], returns: |_| ExprType::String, run: read_file },
     Builtin {
         name: "getEnvVar",
         params: &[Param::String, Param::String],
@@ -197,20 +142,11 @@ fn arity_message(b: &Builtin, got: usize) -> String {
     let n = b.params.len();
     let plural = if n == 1 { "" } else { "s" };
     let list: Vec<&str> = b.params.iter().map(|p| p.name()).collect();
-    format!(
-        "function {} expects {n} argument{plural} ({}), got {got}",
-        b.name,
-        list.join(", ")
-    )
+    format!("function {} expects {n} argument{plural} ({}), got {got}", b.name, list.join(", "))
 }
 
 fn argument_message(b: &Builtin, index: usize, param: Param, got: &str) -> String {
-    format!(
-        "argument {} of {} must be {}, got {got}",
-        index + 1,
-        b.name,
-        param.name()
-    )
+    format!("argument {} of {} must be {}, got {got}", index + 1, b.name, param.name())
 }
 
 impl Builtin {
@@ -289,11 +225,7 @@ fn int_to_string(args: &[Value], _: &EvalContext) -> Result<Value, String> {
 }
 
 fn float_to_string(args: &[Value], _: &EvalContext) -> Result<Value, String> {
-    Ok(Value::String(gostrconv::format_float(
-        float_arg(args, 0)?,
-        'f',
-        -1,
-    )))
+    Ok(Value::String(gostrconv::format_float(float_arg(args, 0)?, 'f', -1)))
 }
 
 fn float_to_formatted_string(args: &[Value], _: &EvalContext) -> Result<Value, String> {
@@ -303,16 +235,10 @@ fn float_to_formatted_string(args: &[Value], _: &EvalContext) -> Result<Value, S
     let mut chars = fmt.chars();
     let format = match (chars.next(), chars.next()) {
         (Some(c @ ('b' | 'e' | 'E' | 'f' | 'g' | 'G' | 'x' | 'X')), None) => c,
-        _ => {
-            return Err(format!(
-                "unknown float format {fmt:?}; expected one of b, e, E, f, g, G, x, X"
-            ))
-        }
+        _ => return Err(format!("unknown float format {fmt:?}; expected one of b, e, E, f, g, G, x, X")),
     };
     if prec > MAX_PRECISION {
-        return Err(format!(
-            "precision {prec} is too large (at most {MAX_PRECISION}; -1 means shortest)"
-        ));
+        return Err(format!("precision {prec} is too large (at most {MAX_PRECISION}; -1 means shortest)"));
     }
     Ok(Value::String(gostrconv::format_float(f, format, prec)))
 }
@@ -328,13 +254,9 @@ fn string_to_int(args: &[Value], _: &EvalContext) -> Result<Value, String> {
     let s = string_arg(args, 0)?;
     let digits = s.strip_prefix('-').unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(format!(
-            "{s:?} is not an integer (expected an optional '-' and decimal digits)"
-        ));
+        return Err(format!("{s:?} is not an integer (expected an optional '-' and decimal digits)"));
     }
-    s.parse::<i64>()
-        .map(Value::Int)
-        .map_err(|_| format!("{s:?} is out of the 64-bit integer range"))
+    s.parse::<i64>().map(Value::Int).map_err(|_| format!("{s:?} is out of the 64-bit integer range"))
 }
 
 fn string_to_float(args: &[Value], _: &EvalContext) -> Result<Value, String> {
@@ -346,9 +268,7 @@ fn string_to_bool(args: &[Value], _: &EvalContext) -> Result<Value, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "t" | "1" => Ok(Value::Bool(true)),
         "false" | "f" | "0" => Ok(Value::Bool(false)),
-        _ => Err(format!(
-            "{s:?} is not a bool (expected true, false, t, f, 1 or 0)"
-        )),
+        _ => Err(format!("{s:?} is not a bool (expected true, false, t, f, 1 or 0)")),
     }
 }
 
@@ -376,11 +296,7 @@ fn split_string(args: &[Value], _: &EvalContext) -> Result<Value, String> {
 fn read_file(args: &[Value], ctx: &EvalContext) -> Result<Value, String> {
     let name = string_arg(args, 0)?;
     let path = Path::new(name);
-    let full = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        ctx.context_dir.join(path)
-    };
+    let full = if path.is_absolute() { path.to_path_buf() } else { ctx.context_dir.join(path) };
     match std::fs::read(&full) {
         Ok(bytes) => Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         Err(e) => Err(format!("cannot read file {}: {e}", full.display())),
@@ -395,9 +311,7 @@ fn get_env_var(args: &[Value], _: &EvalContext) -> Result<Value, String> {
     if name.is_empty() || name.contains(['=', '\0']) {
         return Ok(Value::String(default.to_string()));
     }
-    Ok(Value::String(
-        std::env::var(name).unwrap_or_else(|_| default.to_string()),
-    ))
+    Ok(Value::String(std::env::var(name).unwrap_or_else(|_| default.to_string())))
 }
 
 /// The object id of a bound item: `<itemTypeId>__<constTypeId>`, as sub-workflows must name their root.
@@ -415,10 +329,7 @@ fn bind_constants_type(args: &[ExprType]) -> ExprType {
     };
     let constant = args.get(1).cloned().unwrap_or(ExprType::Any);
     let id = format!("{}__{}", type_id(&item), type_id(&constant));
-    let fields = BTreeMap::from([
-        ("item".to_string(), item),
-        ("constant".to_string(), constant),
-    ]);
+    let fields = BTreeMap::from([("item".to_string(), item), ("constant".to_string(), constant)]);
     ExprType::List(Box::new(ExprType::object(id, fields)))
 }
 
@@ -429,10 +340,7 @@ fn bind_constants(args: &[Value], _: &EvalContext) -> Result<Value, String> {
     let bound = items
         .iter()
         .map(|item| {
-            Value::Map(BTreeMap::from([
-                (Key::from("item"), item.clone()),
-                (Key::from("constant"), constant.clone()),
-            ]))
+            Value::Map(BTreeMap::from([(Key::from("item"), item.clone()), (Key::from("constant"), constant.clone())]))
         })
         .collect();
     Ok(Value::List(bound))

@@ -10,11 +10,7 @@ pub(crate) fn format_float(x: f64, fmt: char, prec: i64) -> String {
         return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return if x > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
     let neg = x.is_sign_negative();
     let abs = x.abs();
@@ -23,21 +19,13 @@ pub(crate) fn format_float(x: f64, fmt: char, prec: i64) -> String {
         'x' | 'X' => format_hex(x, prec, fmt),
         _ => {
             let shortest = prec < 0;
-            let prec = if fmt == 'g' || fmt == 'G' {
-                prec.max(1)
-            } else {
-                prec
-            };
+            let prec = if fmt == 'g' || fmt == 'G' { prec.max(1) } else { prec };
             let digits = if shortest {
                 scientific_digits(&format!("{abs:e}"))
             } else if fmt == 'f' || fmt == 'F' {
                 fixed_digits(&format!("{:.*}", usize_of(prec), abs))
             } else {
-                let significant = if fmt == 'e' || fmt == 'E' {
-                    prec + 1
-                } else {
-                    prec
-                };
+                let significant = if fmt == 'e' || fmt == 'E' { prec + 1 } else { prec };
                 scientific_digits(&format!("{:.*e}", usize_of(significant - 1), abs))
             };
             format_digits(neg, &digits, shortest, prec, fmt)
@@ -74,11 +62,7 @@ impl Decimal {
     }
 
     fn digit(&self, index: i64) -> u8 {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| self.digits.get(i))
-            .copied()
-            .unwrap_or(b'0')
+        usize::try_from(index).ok().and_then(|i| self.digits.get(i)).copied().unwrap_or(b'0')
     }
 }
 
@@ -223,11 +207,7 @@ fn format_hex(x: f64, prec: i64, fmt: char) -> String {
             exp += 1;
         }
     }
-    let hex: &[u8; 16] = if fmt == 'X' {
-        b"0123456789ABCDEF"
-    } else {
-        b"0123456789abcdef"
-    };
+    let hex: &[u8; 16] = if fmt == 'X' { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
     let nibble = |m: u64| char::from(hex[usize::try_from((m >> 60) & 15).unwrap_or(0)]);
     let mut out = String::new();
     if x.is_sign_negative() {
@@ -261,18 +241,11 @@ fn format_hex(x: f64, prec: i64, fmt: char) -> String {
 /// float range are an error, as in Go.
 pub(crate) fn parse_float(s: &str) -> Result<f64, String> {
     let invalid = || format!("{s:?} is not a valid float");
-    let (negative, unsigned) = if let Some(rest) = s.strip_prefix('-') {
-        (true, rest)
-    } else {
-        (false, s.strip_prefix('+').unwrap_or(s))
-    };
+    let (negative, unsigned) =
+        if let Some(rest) = s.strip_prefix('-') { (true, rest) } else { (false, s.strip_prefix('+').unwrap_or(s)) };
     let lower = unsigned.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Ok(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
+        return Ok(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
     }
     if lower == "nan" && unsigned.len() == s.len() {
         return Ok(f64::NAN);

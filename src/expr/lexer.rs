@@ -102,11 +102,7 @@ struct Lexer<'s> {
 
 impl<'s> Lexer<'s> {
     fn new(src: &'s str) -> Self {
-        Lexer {
-            src,
-            chars: src.char_indices().collect(),
-            pos: 0,
-        }
+        Lexer { src, chars: src.char_indices().collect(), pos: 0 }
     }
 
     fn peek_at(&self, ahead: usize) -> Option<char> {
@@ -122,11 +118,7 @@ impl<'s> Lexer<'s> {
     }
 
     fn error(&self, index: usize, message: impl Into<String>) -> SyntaxError {
-        SyntaxError {
-            column: index + 1,
-            message: message.into(),
-            found: None,
-        }
+        SyntaxError { column: index + 1, message: message.into(), found: None }
     }
 
     fn run(mut self) -> Result<Vec<Token>, SyntaxError> {
@@ -137,21 +129,11 @@ impl<'s> Lexer<'s> {
             }
             let first = self.pos;
             let Some(c) = self.peek() else {
-                tokens.push(Token {
-                    kind: Tok::Eof,
-                    start: self.src.len(),
-                    end: self.src.len(),
-                    column: first + 1,
-                });
+                tokens.push(Token { kind: Tok::Eof, start: self.src.len(), end: self.src.len(), column: first + 1 });
                 return Ok(tokens);
             };
             let kind = self.token(c)?;
-            tokens.push(Token {
-                kind,
-                start: self.offset(first),
-                end: self.offset(self.pos),
-                column: first + 1,
-            });
+            tokens.push(Token { kind, start: self.offset(first), end: self.offset(self.pos), column: first + 1 });
         }
     }
 
@@ -189,12 +171,7 @@ impl<'s> Lexer<'s> {
             ('`', _) => return self.raw(),
             ('0'..='9', _) => return self.number(),
             (c, _) if c == '_' || c.is_ascii_alphabetic() => return Ok(self.ident()),
-            ('@', _) => {
-                return Err(self.error(
-                    start,
-                    "'@' (current object) is not supported; paths start with $",
-                ))
-            }
+            ('@', _) => return Err(self.error(start, "'@' (current object) is not supported; paths start with $")),
             (c, _) => return Err(self.error(start, format!("unexpected character {c:?}"))),
         };
         self.pos += len;
@@ -203,18 +180,10 @@ impl<'s> Lexer<'s> {
 
     fn ident(&mut self) -> Tok {
         let start = self.offset(self.pos);
-        while self
-            .peek()
-            .is_some_and(|c| c == '_' || c.is_ascii_alphanumeric())
-        {
+        while self.peek().is_some_and(|c| c == '_' || c.is_ascii_alphanumeric()) {
             self.pos += 1;
         }
-        Tok::Ident(
-            self.src
-                .get(start..self.offset(self.pos))
-                .unwrap_or_default()
-                .to_string(),
-        )
+        Tok::Ident(self.src.get(start..self.offset(self.pos)).unwrap_or_default().to_string())
     }
 
     fn digits(&mut self) -> usize {
@@ -245,19 +214,10 @@ impl<'s> Lexer<'s> {
                 }
             }
         }
-        if let Some(c) = self
-            .peek()
-            .filter(|c| *c == '_' || c.is_ascii_alphanumeric())
-        {
-            return Err(self.error(
-                self.pos,
-                format!("unexpected character {c:?} after a number"),
-            ));
+        if let Some(c) = self.peek().filter(|c| *c == '_' || c.is_ascii_alphanumeric()) {
+            return Err(self.error(self.pos, format!("unexpected character {c:?} after a number")));
         }
-        let text = self
-            .src
-            .get(self.offset(start)..self.offset(self.pos))
-            .unwrap_or_default();
+        let text = self.src.get(self.offset(start)..self.offset(self.pos)).unwrap_or_default();
         if is_float {
             match text.parse::<f64>() {
                 Ok(f) if f.is_finite() => Ok(Tok::Float(f)),
@@ -266,12 +226,9 @@ impl<'s> Lexer<'s> {
         } else if text.len() > 1 && text.starts_with('0') {
             Err(self.error(start, format!("integer literal {text} has a leading zero")))
         } else {
-            text.parse::<i64>().map(Tok::Int).map_err(|_| {
-                self.error(
-                    start,
-                    format!("integer literal {text} does not fit in 64 bits"),
-                )
-            })
+            text.parse::<i64>()
+                .map(Tok::Int)
+                .map_err(|_| self.error(start, format!("integer literal {text} does not fit in 64 bits")))
         }
     }
 
@@ -301,10 +258,9 @@ impl<'s> Lexer<'s> {
                 Some('\'') => '\'',
                 Some('0') => '\0',
                 Some(other) => {
-                    return Err(self.error(
-                        self.pos - 1,
-                        format!("unknown escape sequence '\\{other}' in string literal"),
-                    ))
+                    return Err(
+                        self.error(self.pos - 1, format!("unknown escape sequence '\\{other}' in string literal"))
+                    )
                 }
                 None => return Err(self.error(start, "unterminated string literal")),
             };
@@ -319,10 +275,7 @@ impl<'s> Lexer<'s> {
         let body_start = self.offset(self.pos);
         while let Some(c) = self.peek() {
             if c == '`' {
-                let body = self
-                    .src
-                    .get(body_start..self.offset(self.pos))
-                    .unwrap_or_default();
+                let body = self.src.get(body_start..self.offset(self.pos)).unwrap_or_default();
                 self.pos += 1;
                 return Ok(Tok::Str(body.to_string()));
             }

@@ -7,6 +7,8 @@
 
 pub mod ty;
 
+pub use ty::{ExprType, ObjectType};
+
 mod ast;
 mod check;
 mod eval;
@@ -20,7 +22,6 @@ mod tests;
 
 use std::path::Path;
 
-use crate::expr::ty::ExprType;
 use crate::value::Value;
 
 /// How deeply expressions may nest (parentheses, operators, brackets, calls) before parsing fails.
@@ -76,10 +77,7 @@ pub enum ExprError {
 }
 
 fn found_suffix(found: &Option<String>) -> String {
-    found
-        .as_ref()
-        .map(|f| format!(", found {f}"))
-        .unwrap_or_default()
+    found.as_ref().map(|f| format!(", found {f}")).unwrap_or_default()
 }
 
 fn whole_suffix(at: &str, expr: &str) -> String {
@@ -104,16 +102,10 @@ impl Expr {
     /// Parses `src`. Unknown functions and unknown bare identifiers are syntax errors.
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
         match parser::parse(src) {
-            Ok(root) => Ok(Expr {
-                source: src.to_string(),
-                root,
-            }),
-            Err(e) => Err(ExprError::Parse {
-                expr: src.to_string(),
-                column: e.column,
-                message: e.message,
-                found: e.found,
-            }),
+            Ok(root) => Ok(Expr { source: src.to_string(), root }),
+            Err(e) => {
+                Err(ExprError::Parse { expr: src.to_string(), column: e.column, message: e.message, found: e.found })
+            }
         }
     }
 
@@ -132,13 +124,9 @@ impl Expr {
     pub fn dependencies(&self) -> Vec<Vec<String>> {
         let mut out = Vec::new();
         collect_dependencies(&self.root, &mut out);
-        let mut unique: Vec<Vec<String>> = Vec::with_capacity(out.len());
-        for path in out {
-            if !unique.contains(&path) {
-                unique.push(path);
-            }
-        }
-        unique
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|path| seen.insert(path.clone()));
+        out
     }
 
     /// Evaluates against the root data `$` (a `Value::Map` with keys such as `input` and `steps`).
@@ -194,20 +182,12 @@ fn collect_dependencies(node: &ast::Node, out: &mut Vec<Vec<String>>) {
 
 /// Builds a static type error quoting the sub-expression `src[start..end]`.
 fn type_error(src: &str, start: usize, end: usize, message: impl Into<String>) -> ExprError {
-    ExprError::Type {
-        expr: src.to_string(),
-        at: slice(src, start, end),
-        message: message.into(),
-    }
+    ExprError::Type { expr: src.to_string(), at: slice(src, start, end), message: message.into() }
 }
 
 /// Builds an evaluation error quoting the sub-expression `src[start..end]`.
 fn eval_error(src: &str, start: usize, end: usize, message: impl Into<String>) -> ExprError {
-    ExprError::Eval {
-        expr: src.to_string(),
-        at: slice(src, start, end),
-        message: message.into(),
-    }
+    ExprError::Eval { expr: src.to_string(), at: slice(src, start, end), message: message.into() }
 }
 
 fn slice(src: &str, start: usize, end: usize) -> String {

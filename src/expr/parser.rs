@@ -352,7 +352,10 @@ impl Parser {
                 self.bump();
                 Ok(true)
             }
-            _ => Err(self.expected(format!("expected ',' or ')' after an argument of {name} (called at column {})", open.column))),
+            _ => Err(self.expected(format!(
+                "expected ',' or ')' after an argument of {name} (called at column {})",
+                open.column
+            ))),
         }
     }
 

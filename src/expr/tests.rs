@@ -40,10 +40,7 @@ fn root_value() -> Value {
         ("i", Value::Int(1)),
         ("key", s("my-key")),
         ("dict", map(vec![("my-key", s("dash")), ("k", s("v"))])),
-        (
-            "imap",
-            Value::Map(BTreeMap::from([(Key::Int(1), s("one")), (Key::Int(2), s("two"))])),
-        ),
+        ("imap", Value::Map(BTreeMap::from([(Key::Int(1), s("one")), (Key::Int(2), s("two"))]))),
         ("nested", map(vec![("a", map(vec![("b", list(vec![Value::Int(10), Value::Int(20)]))]))])),
         ("nothing", Value::Null),
         ("anything", map(vec![("x", Value::Int(1))])),
@@ -86,10 +83,7 @@ fn root_type() -> ExprType {
             ("key", ExprType::String),
             ("dict", ExprType::Map(Box::new(ExprType::String), Box::new(ExprType::String))),
             ("imap", ExprType::Map(Box::new(ExprType::Int), Box::new(ExprType::String))),
-            (
-                "nested",
-                object("Nested", vec![("a", object("Inner", vec![("b", list_of(ExprType::Int))]))]),
-            ),
+            ("nested", object("Nested", vec![("a", object("Inner", vec![("b", list_of(ExprType::Int))]))])),
             ("nothing", ExprType::Null),
             ("anything", ExprType::Any),
             (
@@ -274,17 +268,17 @@ fn cases() -> Vec<(String, Want)> {
         ("2 ^ 62", int(1 << 62)),
         ("1 ^ 99999999999", int(1)),
         ("(-1) ^ 99999999999", int(-1)),
-        ("1 / 0", Eval("integer division by zero in 1 / 0 in '1 / 0'")),
+        ("1 / 0", Eval("integer division by zero (1 / 0) in '1 / 0'")),
         ("1 % 0", Eval("integer remainder by zero")),
-        ("$.input.big + 1", Eval("integer overflow in 9223372036854775807 + 1 in '$.input.big + 1'")),
+        ("$.input.big + 1", Eval("integer overflow (9223372036854775807 + 1) in '$.input.big + 1'")),
         ("$.input.min - 1", Eval("integer overflow")),
         ("$.input.big * 2", Eval("integer overflow")),
-        ("$.input.min / -1", Eval("integer overflow in -9223372036854775808 / -1")),
+        ("$.input.min / -1", Eval("integer overflow (-9223372036854775808 / -1)")),
         ("$.input.min % -1", int(0)),
         ("-$.input.min", Eval("integer overflow negating -9223372036854775808")),
-        ("2 ^ 63", Eval("integer overflow in 2 ^ 63")),
+        ("2 ^ 63", Eval("integer overflow (2 ^ 63)")),
         ("3 ^ 99999999999", Eval("integer overflow")),
-        ("2 ^ -1", Eval("negative exponent in integer power 2 ^ -1")),
+        ("2 ^ -1", Eval("negative exponent in integer power (2 ^ -1)")),
         ("$.input.n * $.input.neg", int(-15)),
         // --- float arithmetic
         ("1.5 + 2.25", float(3.75)),
@@ -496,6 +490,15 @@ fn cases() -> Vec<(String, Want)> {
         (r#"floatToFormattedString(1.0, "X", 3)"#, text("0X1.000P+00")),
         (r#"floatToFormattedString(1.5, "x", 0)"#, text("0x1p+01")),
         (r#"floatToFormattedString(1.0 / 0.0, "f", 2)"#, text("+Inf")),
+        // The following were checked against Go's strconv.FormatFloat.
+        (r#"floatToFormattedString(5.0e-324, "x", 3)"#, text("0x1.000p-1074")),
+        (r#"floatToFormattedString(5.0e-324, "b", -1)"#, text("1p-1074")),
+        (r#"floatToFormattedString(5.0e-324, "g", 17)"#, text("4.9406564584124654e-324")),
+        (r#"floatToFormattedString(1.7976931348623157e308, "X", 3)"#, text("0X1.000P+1024")),
+        (r#"floatToFormattedString(1.7976931348623157e308, "g", 3)"#, text("1.8e+308")),
+        (r#"floatToFormattedString(1.0 / 3.0, "f", 17)"#, text("0.33333333333333331")),
+        (r#"floatToFormattedString(1.0 / 3.0, "e", 17)"#, text("3.33333333333333315e-01")),
+        (r#"floatToFormattedString(-1.0 / 3.0, "G", -1)"#, text("-0.3333333333333333")),
         (r#"floatToFormattedString(1.0, "z", 2)"#, Eval(r#"unknown float format "z"; expected one of b, e, E, f, g, G, x, X"#)),
         (r#"floatToFormattedString(1.0, "ff", 2)"#, Eval("unknown float format \"ff\"")),
         (r#"floatToFormattedString(1.0, "f", 1001)"#, Eval("precision 1001 is too large")),
@@ -701,10 +704,8 @@ fn run_case(src: &str, want: &Want) -> Result<(), String> {
 fn table() {
     let cases = cases();
     assert!(cases.len() >= 150, "the table has only {} cases", cases.len());
-    let failures: Vec<String> = cases
-        .iter()
-        .filter_map(|(src, want)| run_case(src, want).err().map(|e| format!("{src:?}: {e}")))
-        .collect();
+    let failures: Vec<String> =
+        cases.iter().filter_map(|(src, want)| run_case(src, want).err().map(|e| format!("{src:?}: {e}"))).collect();
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
@@ -903,13 +904,15 @@ fn long_flat_sequences_are_not_nesting() {
         (format!("1{}", " + 1".repeat(n)), Value::Int(100_001)),
         (format!("{}true", "!".repeat(n)), Value::Bool(true)),
         (format!("{}1", "-".repeat(n + 1)), Value::Int(-1)),
-        (format!("$.input.list{}", "[0 * 1]".repeat(1)), Value::Int(1)),
+        (format!("''{}", " + 'a'".repeat(1000)), s(&"a".repeat(1000))),
     ];
     for (src, want) in &flat {
         let expr = Expr::parse(src).unwrap();
         expr.check(&root_type()).unwrap();
         assert_eq!(&expr.evaluate(&root_value(), &ctx()).unwrap(), want);
     }
+    let many = Expr::parse(&vec!["$.a.b"; n].join(" + ")).unwrap();
+    assert_eq!(many.dependencies(), vec![vec!["a".to_string(), "b".to_string()]]);
     let path = format!("${}", ".a".repeat(n));
     let expr = Expr::parse(&path).unwrap();
     assert_eq!(expr.dependencies()[0].len(), n);
@@ -945,20 +948,58 @@ fn the_deepest_allowed_expressions_run_on_a_small_stack() {
 /// Small well-formed expressions, so the property tests reach the checker and evaluator often.
 fn expression() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
-        "$", "$.input", "$.input.n", "$.input.neg", "$.input.big", "$.input.min", "$.input.f", "$.input.s",
-        "$.input.b", "$.input.list", "$.input.names", "$.input.dict", "$.input.imap", "$.input.anything",
-        "$.input.choice", "$.input.nothing", "$.steps.a.outputs.success", "0", "1", "2", "63", "1.5", "0.0",
-        "\"x\"", "''", "true", "false", "\"my-key\"",
+        "$",
+        "$.input",
+        "$.input.n",
+        "$.input.neg",
+        "$.input.big",
+        "$.input.min",
+        "$.input.f",
+        "$.input.s",
+        "$.input.b",
+        "$.input.list",
+        "$.input.names",
+        "$.input.dict",
+        "$.input.imap",
+        "$.input.anything",
+        "$.input.choice",
+        "$.input.nothing",
+        "$.steps.a.outputs.success",
+        "0",
+        "1",
+        "2",
+        "63",
+        "1.5",
+        "0.0",
+        "\"x\"",
+        "''",
+        "true",
+        "false",
+        "\"my-key\"",
     ])
     .prop_map(str::to_string);
     atoms.prop_recursive(4, 48, 3, |inner| {
-        let ops = prop::sample::select(vec![
-            "+", "-", "*", "/", "%", "^", "==", "!=", "<", ">", "<=", ">=", "&&", "||",
-        ]);
+        let ops =
+            prop::sample::select(vec!["+", "-", "*", "/", "%", "^", "==", "!=", "<", ">", "<=", ">=", "&&", "||"]);
         let funcs = prop::sample::select(vec![
-            "intToFloat", "floatToInt", "intToString", "floatToString", "boolToString", "stringToInt",
-            "stringToFloat", "stringToBool", "ceil", "floor", "round", "abs", "toLower", "toUpper",
-            "splitString", "getEnvVar", "bindConstants", "floatToFormattedString",
+            "intToFloat",
+            "floatToInt",
+            "intToString",
+            "floatToString",
+            "boolToString",
+            "stringToInt",
+            "stringToFloat",
+            "stringToBool",
+            "ceil",
+            "floor",
+            "round",
+            "abs",
+            "toLower",
+            "toUpper",
+            "splitString",
+            "getEnvVar",
+            "bindConstants",
+            "floatToFormattedString",
         ]);
         prop_oneof![
             (inner.clone(), ops, inner.clone()).prop_map(|(l, op, r)| format!("{l} {op} {r}")),
@@ -990,5 +1031,48 @@ proptest! {
     fn generated_expressions_never_panic_and_fit_their_types(src in expression()) {
         prop_assert!(Expr::parse(&src).is_ok(), "{} did not parse", src);
         exercise(&src);
+    }
+}
+
+fn eval_with(src: &str, bindings: Vec<(&str, Value)>) -> Result<Value, ExprError> {
+    Expr::parse(src).unwrap().evaluate(&map(bindings), &ctx())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Integer operators agree with exact 128-bit arithmetic, and fail exactly when that result
+    /// does not fit in i64 or the divisor is zero.
+    #[test]
+    fn integer_arithmetic_is_exact_or_an_error(
+        a in prop_oneof![any::<i64>(), -5i64..5],
+        b in prop_oneof![any::<i64>(), -5i64..5],
+        op in prop::sample::select(vec!["+", "-", "*", "/", "%"]),
+    ) {
+        let (wa, wb) = (i128::from(a), i128::from(b));
+        let exact = match op {
+            "+" => Some(wa + wb),
+            "-" => Some(wa - wb),
+            "*" => Some(wa * wb),
+            "/" => (b != 0).then(|| wa / wb),
+            _ => (b != 0).then(|| wa % wb),
+        }
+        .and_then(|r| i64::try_from(r).ok());
+        let got = eval_with(&format!("$.a {op} $.b"), vec![("a", Value::Int(a)), ("b", Value::Int(b))]);
+        match (exact, got) {
+            (Some(want), Ok(Value::Int(v))) => prop_assert_eq!(v, want),
+            (None, Err(ExprError::Eval { .. })) => {}
+            (want, got) => prop_assert!(false, "{} {} {}: wanted {:?}, got {:?}", a, op, b, want, got),
+        }
+    }
+
+    /// The shortest forms round-trip through `stringToFloat`.
+    #[test]
+    fn shortest_float_strings_round_trip(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
+        for src in ["stringToFloat(floatToString($.x))", "stringToFloat(floatToFormattedString($.x, 'g', -1))",
+                    "stringToFloat(floatToFormattedString($.x, 'x', -1))"] {
+            let got = eval_with(src, vec![("x", Value::Float(x))]);
+            prop_assert_eq!(got, Ok(Value::Float(x)), "{}", src);
+        }
     }
 }

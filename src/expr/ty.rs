@@ -31,10 +31,7 @@ pub struct ObjectType {
 
 impl ExprType {
     pub fn object(id: impl Into<String>, fields: BTreeMap<String, ExprType>) -> ExprType {
-        ExprType::Object(Arc::new(ObjectType {
-            id: id.into(),
-            fields,
-        }))
+        ExprType::Object(Arc::new(ObjectType { id: id.into(), fields }))
     }
 }
 

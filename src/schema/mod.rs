@@ -76,8 +76,8 @@ mod validate;
 mod tests;
 
 pub use model::{
-    Display, ObjectSchema, OutputSchema, PluginSchema, Property, Scope, SignalSchema, StepSchema,
-    StringPattern, Type, DEFAULT_DISCRIMINATOR,
+    Display, ObjectSchema, OutputSchema, PluginSchema, Property, Scope, SignalSchema, StepSchema, StringPattern, Type,
+    DEFAULT_DISCRIMINATOR,
 };
 pub use types::EXPR_TYPE_MAX_DEPTH;
 pub use units::{Unit, UnitNumber, Units};

@@ -136,10 +136,7 @@ pub struct StringPattern {
 
 impl StringPattern {
     pub fn new(source: &str) -> StringPattern {
-        StringPattern {
-            source: source.to_string(),
-            compiled: regex::Regex::new(&format!("^(?:{source})")).ok(),
-        }
+        StringPattern { source: source.to_string(), compiled: regex::Regex::new(&format!("^(?:{source})")).ok() }
     }
 }
 
@@ -234,11 +231,7 @@ impl Type {
 
     /// A plain `string` with no constraints.
     pub fn string() -> Type {
-        Type::String {
-            min: None,
-            max: None,
-            pattern: None,
-        }
+        Type::String { min: None, max: None, pattern: None }
     }
 }
 

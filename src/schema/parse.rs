@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::value::{Key, Map, Value};
 
 use super::model::{
-    Display, ObjectSchema, OutputSchema, PluginSchema, Property, Scope, SignalSchema, StepSchema,
-    StringPattern, Type, DEFAULT_DISCRIMINATOR,
+    Display, ObjectSchema, OutputSchema, PluginSchema, Property, Scope, SignalSchema, StepSchema, StringPattern, Type,
+    DEFAULT_DISCRIMINATOR,
 };
 use super::units::{Unit, Units};
 use super::validate::{coerce_bool, coerce_float, coerce_int, scalar_text};
@@ -40,11 +40,8 @@ impl PluginSchema {
         let mut path = Vec::new();
         let fields = Fields::new(v, &path, "plugin schema", &["steps"])?;
         let steps_value = fields.require(&path, "steps")?;
-        let steps = at(&mut path, "steps", |path| {
-            id_map(steps_value, path, "steps", |key, v, path| {
-                parse_step(v, path, key)
-            })
-        })?;
+        let steps =
+            at(&mut path, "steps", |path| id_map(steps_value, path, "steps", |key, v, path| parse_step(v, path, key)))?;
         Ok(PluginSchema { steps })
     }
 }
@@ -58,10 +55,7 @@ impl Scope {
 }
 
 fn err<T>(path: &[String], message: impl Into<String>) -> Result<T, SchemaError> {
-    Err(SchemaError {
-        path: path.to_vec(),
-        message: message.into(),
-    })
+    Err(SchemaError { path: path.to_vec(), message: message.into() })
 }
 
 /// Runs `f` with `segment` pushed on the path; also enforces the depth limit.
@@ -85,33 +79,17 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn new(
-        v: &'a Value,
-        path: &[String],
-        what: &str,
-        allowed: &[&str],
-    ) -> Result<Fields<'a>, SchemaError> {
+    fn new(v: &'a Value, path: &[String], what: &str, allowed: &[&str]) -> Result<Fields<'a>, SchemaError> {
         let map = match v {
             Value::Map(m) => m,
-            other => {
-                return err(
-                    path,
-                    format!("{what} must be a map, got {}", other.type_name()),
-                )
-            }
+            other => return err(path, format!("{what} must be a map, got {}", other.type_name())),
         };
         for key in map.keys() {
             let known = matches!(key, Key::Str(s) if allowed.contains(&s.as_str()));
             if !known {
                 let mut names = allowed.to_vec();
                 names.sort_unstable();
-                return err(
-                    path,
-                    format!(
-                        "Invalid parameter '{key}', expected one of: {}",
-                        names.join(", ")
-                    ),
-                );
+                return err(path, format!("Invalid parameter '{key}', expected one of: {}", names.join(", ")));
             }
         }
         Ok(Fields { map })
@@ -119,9 +97,7 @@ impl<'a> Fields<'a> {
 
     /// A field's value; an explicit null counts as absent (YAML `min: ~`).
     fn get(&self, name: &str) -> Option<&'a Value> {
-        self.map
-            .get(&Key::Str(name.to_string()))
-            .filter(|v| !matches!(v, Value::Null))
+        self.map.get(&Key::Str(name.to_string())).filter(|v| !matches!(v, Value::Null))
     }
 
     fn require(&self, path: &[String], name: &str) -> Result<&'a Value, SchemaError> {
@@ -141,12 +117,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn int(
-        &self,
-        path: &mut Vec<String>,
-        name: &str,
-        non_negative: bool,
-    ) -> Result<Option<i64>, SchemaError> {
+    fn int(&self, path: &mut Vec<String>, name: &str, non_negative: bool) -> Result<Option<i64>, SchemaError> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => at(path, name, |path| match coerce_int(v, None) {
@@ -160,9 +131,7 @@ impl<'a> Fields<'a> {
     fn float(&self, path: &mut Vec<String>, name: &str) -> Result<Option<f64>, SchemaError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => at(path, name, |path| {
-                coerce_float(v, None).map(Some).or_else(|m| err(path, m))
-            }),
+            Some(v) => at(path, name, |path| coerce_float(v, None).map(Some).or_else(|m| err(path, m))),
         }
     }
 
@@ -191,10 +160,7 @@ impl<'a> Fields<'a> {
                 .collect(),
             other => match scalar_text(other) {
                 Some(s) => Ok(vec![s]),
-                None => err(
-                    path,
-                    format!("Must be a list of strings, got {}", other.type_name()),
-                ),
+                None => err(path, format!("Must be a list of strings, got {}", other.type_name())),
             },
         })
     }
@@ -202,15 +168,10 @@ impl<'a> Fields<'a> {
 
 /// IDs of steps, objects, outputs, signals and refs: 1–255 characters of `[$@a-zA-Z0-9-_]`.
 fn check_id(path: &[String], id: &str) -> Result<(), SchemaError> {
-    let valid_chars = id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '@' | '-' | '_'));
+    let valid_chars = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '@' | '-' | '_'));
     let len = id.chars().count();
     if !valid_chars || len == 0 || len > 255 {
-        return err(
-            path,
-            format!("Invalid ID '{id}': must be 1-255 characters matching ^[$@a-zA-Z0-9-_]+$"),
-        );
+        return err(path, format!("Invalid ID '{id}': must be 1-255 characters matching ^[$@a-zA-Z0-9-_]+$"));
     }
     Ok(())
 }
@@ -237,10 +198,7 @@ fn key_int(path: &[String], key: &Key) -> Result<i64, SchemaError> {
 fn as_map<'a>(v: &'a Value, path: &[String], what: &str) -> Result<&'a Map, SchemaError> {
     match v {
         Value::Map(m) => Ok(m),
-        other => err(
-            path,
-            format!("{what} must be a map, got {}", other.type_name()),
-        ),
+        other => err(path, format!("{what} must be a map, got {}", other.type_name())),
     }
 }
 
@@ -266,56 +224,27 @@ fn id_map<T>(
 
 /// The `id` field of a keyed definition: optional, but when present it must equal the key
 /// (the reference engine panics on a mismatch).
-fn keyed_id(
-    fields: &Fields,
-    path: &mut Vec<String>,
-    key: &str,
-    what: &str,
-) -> Result<String, SchemaError> {
+fn keyed_id(fields: &Fields, path: &mut Vec<String>, key: &str, what: &str) -> Result<String, SchemaError> {
     match fields.text(path, "id")? {
         None => Ok(key.to_string()),
         Some(id) if id == key => Ok(id),
-        Some(id) => err(
-            path,
-            format!("{what} ID '{id}' does not match its key '{key}'"),
-        ),
+        Some(id) => err(path, format!("{what} ID '{id}' does not match its key '{key}'")),
     }
 }
 
 fn parse_step(v: &Value, path: &mut Vec<String>, key: &str) -> Result<StepSchema, SchemaError> {
-    let fields = Fields::new(
-        v,
-        path,
-        "step",
-        &[
-            "id",
-            "input",
-            "outputs",
-            "signal_handlers",
-            "signal_emitters",
-            "display",
-        ],
-    )?;
+    let fields =
+        Fields::new(v, path, "step", &["id", "input", "outputs", "signal_handlers", "signal_emitters", "display"])?;
     let id = keyed_id(&fields, path, key, "Step")?;
     let input_value = fields.require(path, "input")?;
     let input = at(path, "input", |path| parse_scope(input_value, path))?;
     let outputs_value = fields.require(path, "outputs")?;
-    let outputs = at(path, "outputs", |path| {
-        id_map(outputs_value, path, "outputs", |_, v, path| {
-            parse_output(v, path)
-        })
-    })?;
+    let outputs =
+        at(path, "outputs", |path| id_map(outputs_value, path, "outputs", |_, v, path| parse_output(v, path)))?;
     let signal_handlers = parse_signals(&fields, path, "signal_handlers")?;
     let signal_emitters = parse_signals(&fields, path, "signal_emitters")?;
     let display = optional_display(&fields, path)?;
-    Ok(StepSchema {
-        id,
-        input,
-        outputs,
-        signal_handlers,
-        signal_emitters,
-        display,
-    })
+    Ok(StepSchema { id, input, outputs, signal_handlers, signal_emitters, display })
 }
 
 fn parse_output(v: &Value, path: &mut Vec<String>) -> Result<OutputSchema, SchemaError> {
@@ -324,11 +253,7 @@ fn parse_output(v: &Value, path: &mut Vec<String>) -> Result<OutputSchema, Schem
     let schema = at(path, "schema", |path| parse_scope(schema_value, path))?;
     let error = fields.bool(path, "error", false)?;
     let display = optional_display(&fields, path)?;
-    Ok(OutputSchema {
-        schema,
-        error,
-        display,
-    })
+    Ok(OutputSchema { schema, error, display })
 }
 
 fn parse_signals(
@@ -346,28 +271,17 @@ fn parse_signals(
             let data_value = fields.require(path, "data_schema")?;
             let data_schema = at(path, "data_schema", |path| parse_scope(data_value, path))?;
             let display = optional_display(&fields, path)?;
-            Ok(SignalSchema {
-                id,
-                data_schema,
-                display,
-            })
+            Ok(SignalSchema { id, data_schema, display })
         })
     })
 }
 
-fn optional_display(
-    fields: &Fields,
-    path: &mut Vec<String>,
-) -> Result<Option<Display>, SchemaError> {
+fn optional_display(fields: &Fields, path: &mut Vec<String>) -> Result<Option<Display>, SchemaError> {
     match fields.get("display") {
         None => Ok(None),
         Some(v) => {
             let display = at(path, "display", |path| parse_display(v, path))?;
-            Ok(if display.is_empty() {
-                None
-            } else {
-                Some(display)
-            })
+            Ok(if display.is_empty() { None } else { Some(display) })
         }
     }
 }
@@ -389,9 +303,7 @@ fn parse_scope(v: &Value, path: &mut Vec<String>) -> Result<Scope, SchemaError> 
     expect_type_id(&fields, path, "scope")?;
     let objects_value = fields.require(path, "objects")?;
     let objects = at(path, "objects", |path| {
-        id_map(objects_value, path, "objects", |key, v, path| {
-            parse_object(v, path, Some(key))
-        })
+        id_map(objects_value, path, "objects", |key, v, path| parse_object(v, path, Some(key)))
     })?;
     let root = match fields.text(path, "root")? {
         Some(root) => root,
@@ -401,13 +313,7 @@ fn parse_scope(v: &Value, path: &mut Vec<String>) -> Result<Scope, SchemaError> 
         check_id(path, &root)?;
         if !objects.contains_key(&root) {
             let known: Vec<&str> = objects.keys().map(String::as_str).collect();
-            return err(
-                path,
-                format!(
-                    "Root object '{root}' not found in objects (known: {})",
-                    known.join(", ")
-                ),
-            );
+            return err(path, format!("Root object '{root}' not found in objects (known: {})", known.join(", ")));
         }
         Ok(())
     })?;
@@ -417,32 +323,19 @@ fn parse_scope(v: &Value, path: &mut Vec<String>) -> Result<Scope, SchemaError> 
 }
 
 /// When a definition carries `type_id` where it is optional (scope and object maps), it must name that kind.
-fn expect_type_id(
-    fields: &Fields,
-    path: &mut Vec<String>,
-    expected: &str,
-) -> Result<(), SchemaError> {
+fn expect_type_id(fields: &Fields, path: &mut Vec<String>, expected: &str) -> Result<(), SchemaError> {
     match fields.text(path, "type_id")? {
-        Some(t) if t != expected => at(path, "type_id", |path| {
-            err(path, format!("Expected type_id '{expected}', got '{t}'"))
-        }),
+        Some(t) if t != expected => {
+            at(path, "type_id", |path| err(path, format!("Expected type_id '{expected}', got '{t}'")))
+        }
         _ => Ok(()),
     }
 }
 
 /// `key` is the map key in a scope's `objects`; inline objects (`type_id: object`) have none and
 /// must carry their `id`.
-fn parse_object(
-    v: &Value,
-    path: &mut Vec<String>,
-    key: Option<&str>,
-) -> Result<ObjectSchema, SchemaError> {
-    let fields = Fields::new(
-        v,
-        path,
-        "object",
-        &["id", "properties", "id_unenforced", "type_id"],
-    )?;
+fn parse_object(v: &Value, path: &mut Vec<String>, key: Option<&str>) -> Result<ObjectSchema, SchemaError> {
+    let fields = Fields::new(v, path, "object", &["id", "properties", "id_unenforced", "type_id"])?;
     expect_type_id(&fields, path, "object")?;
     let id = match key {
         Some(key) => keyed_id(&fields, path, key, "Object")?,
@@ -469,11 +362,7 @@ fn parse_object(
         Ok(out)
     })?;
     let id_unenforced = fields.bool(path, "id_unenforced", false)?;
-    Ok(ObjectSchema {
-        id,
-        properties,
-        id_unenforced,
-    })
+    Ok(ObjectSchema { id, properties, id_unenforced })
 }
 
 fn parse_property(v: &Value, path: &mut Vec<String>) -> Result<Property, SchemaError> {
@@ -498,9 +387,7 @@ fn parse_property(v: &Value, path: &mut Vec<String>) -> Result<Property, SchemaE
     let ty = at(path, "type", |path| parse_type(type_value, path))?;
     let default = match fields.get("default") {
         None => None,
-        Some(v) => at(path, "default", |path| {
-            parse_default(v, &ty).or_else(|m| err(path, m))
-        })?,
+        Some(v) => at(path, "default", |path| parse_default(v, &ty).or_else(|m| err(path, m)))?,
     };
     let examples = match fields.get("examples") {
         None => Vec::new(),
@@ -541,9 +428,7 @@ fn parse_default(v: &Value, ty: &Type) -> Result<Option<Value>, String> {
         Ok(serde_json::Value::Null) => Ok(None),
         Ok(json) => Ok(Some(Value::from_json(&json))),
         Err(e) => match ty {
-            Type::String { .. } | Type::Pattern | Type::EnumString { .. } => {
-                Ok(Some(Value::String(text.clone())))
-            }
+            Type::String { .. } | Type::Pattern | Type::EnumString { .. } => Ok(Some(Value::String(text.clone()))),
             _ => Err(format!("Default value {text:?} is not valid JSON ({e})")),
         },
     }
@@ -554,9 +439,7 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
     let type_id = match map.get(&Key::Str("type_id".to_string())) {
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
-            return at(path, "type_id", |path| {
-                err(path, format!("Must be a string, got {}", other.type_name()))
-            })
+            return at(path, "type_id", |path| err(path, format!("Must be a string, got {}", other.type_name())))
         }
         None => return err(path, "Missing required field 'type_id'"),
     };
@@ -588,11 +471,7 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
         }
         "float" => {
             let f = fields_of(path, &["min", "max", "units"])?;
-            Type::Float {
-                min: f.float(path, "min")?,
-                max: f.float(path, "max")?,
-                units: parse_units_field(&f, path)?,
-            }
+            Type::Float { min: f.float(path, "min")?, max: f.float(path, "max")?, units: parse_units_field(&f, path)? }
         }
         "bool" => {
             fields_of(path, &[])?;
@@ -628,10 +507,7 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
                 }
                 Ok(out)
             })?;
-            Type::EnumInteger {
-                values,
-                units: parse_units_field(&f, path)?,
-            }
+            Type::EnumInteger { values, units: parse_units_field(&f, path)? }
         }
         "list" => {
             let f = fields_of(path, &["items", "min", "max"])?;
@@ -678,20 +554,13 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
             // A ref's own display is checked for shape but not kept: the property's display is what
             // users see, and `Type::Ref` stays `{id, namespace}`.
             optional_display(&f, path)?;
-            Type::Ref {
-                id,
-                namespace: f.text(path, "namespace")?,
-            }
+            Type::Ref { id, namespace: f.text(path, "namespace")? }
         }
         "scope" => Type::Scope(parse_scope(v, path)?),
         "one_of_string" | "one_of_int" => {
-            let f = fields_of(
-                path,
-                &["types", "discriminator_field_name", "discriminator_inlined"],
-            )?;
-            let discriminator_field_name = f
-                .text(path, "discriminator_field_name")?
-                .unwrap_or_else(|| DEFAULT_DISCRIMINATOR.to_string());
+            let f = fields_of(path, &["types", "discriminator_field_name", "discriminator_inlined"])?;
+            let discriminator_field_name =
+                f.text(path, "discriminator_field_name")?.unwrap_or_else(|| DEFAULT_DISCRIMINATOR.to_string());
             if discriminator_field_name.is_empty() {
                 return at(path, "discriminator_field_name", |path| {
                     err(path, "The discriminator field name must not be empty")
@@ -707,21 +576,12 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
                 let mut out = Vec::new();
                 for (key, member) in map {
                     out.push(at(path, key_text(key), |path| {
-                        let key = if is_int {
-                            Key::Int(key_int(path, key)?)
-                        } else {
-                            Key::Str(key_text(key))
-                        };
+                        let key = if is_int { Key::Int(key_int(path, key)?) } else { Key::Str(key_text(key)) };
                         match parse_type(member, path)? {
-                            ty @ (Type::Ref { .. } | Type::Object(_) | Type::Scope(_)) => {
-                                Ok((key, ty))
-                            }
+                            ty @ (Type::Ref { .. } | Type::Object(_) | Type::Scope(_)) => Ok((key, ty)),
                             other => err(
                                 path,
-                                format!(
-                                    "one_of members must be of type ref, object or scope, got {}",
-                                    other.type_id()
-                                ),
+                                format!("one_of members must be of type ref, object or scope, got {}", other.type_id()),
                             ),
                         }
                     })?);
@@ -736,21 +596,10 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
                         Key::Str(_) => None,
                     })
                     .collect();
-                Type::OneOfInt {
-                    types,
-                    discriminator_field_name,
-                    discriminator_inlined,
-                }
+                Type::OneOfInt { types, discriminator_field_name, discriminator_inlined }
             } else {
-                let types = members
-                    .into_iter()
-                    .map(|(k, t)| (key_text(&k), t))
-                    .collect();
-                Type::OneOfString {
-                    types,
-                    discriminator_field_name,
-                    discriminator_inlined,
-                }
+                let types = members.into_iter().map(|(k, t)| (key_text(&k), t)).collect();
+                Type::OneOfString { types, discriminator_field_name, discriminator_inlined }
             }
         }
         "any" => {
@@ -759,13 +608,7 @@ fn parse_type(v: &Value, path: &mut Vec<String>) -> Result<Type, SchemaError> {
         }
         other => {
             return at(path, "type_id", |path| {
-                err(
-                    path,
-                    format!(
-                        "Unknown type_id '{other}', expected one of: {}",
-                        TYPE_IDS.join(", ")
-                    ),
-                )
+                err(path, format!("Unknown type_id '{other}', expected one of: {}", TYPE_IDS.join(", ")))
             })
         }
     })
@@ -779,10 +622,7 @@ fn non_empty_map<'a>(v: &'a Value, path: &[String]) -> Result<&'a Map, SchemaErr
     Ok(map)
 }
 
-fn parse_units_field(
-    fields: &Fields,
-    path: &mut Vec<String>,
-) -> Result<Option<Units>, SchemaError> {
+fn parse_units_field(fields: &Fields, path: &mut Vec<String>) -> Result<Option<Units>, SchemaError> {
     let Some(v) = fields.get("units") else {
         return Ok(None);
     };
@@ -806,10 +646,7 @@ fn parse_units_field(
                 Ok(())
             })?;
         }
-        Ok(Some(Units {
-            base_unit,
-            multipliers,
-        }))
+        Ok(Some(Units { base_unit, multipliers }))
     })
 }
 
@@ -818,12 +655,7 @@ fn parse_unit(v: &Value, path: &mut Vec<String>) -> Result<Unit, SchemaError> {
         v,
         path,
         "unit",
-        &[
-            "name_short_singular",
-            "name_short_plural",
-            "name_long_singular",
-            "name_long_plural",
-        ],
+        &["name_short_singular", "name_short_plural", "name_long_singular", "name_long_plural"],
     )?;
     Ok(Unit {
         name_short_singular: f.text(path, "name_short_singular")?.unwrap_or_default(),
@@ -838,26 +670,16 @@ fn parse_unit(v: &Value, path: &mut Vec<String>) -> Result<Unit, SchemaError> {
 fn check_scope_refs(scope: &Scope, path: &mut Vec<String>) -> Result<(), SchemaError> {
     at(path, "objects", |path| {
         for (id, object) in &scope.objects {
-            at(path, id.clone(), |path| {
-                check_object_refs(object, scope, path)
-            })?;
+            at(path, id.clone(), |path| check_object_refs(object, scope, path))?;
         }
         Ok(())
     })
 }
 
-fn check_object_refs(
-    object: &ObjectSchema,
-    scope: &Scope,
-    path: &mut Vec<String>,
-) -> Result<(), SchemaError> {
+fn check_object_refs(object: &ObjectSchema, scope: &Scope, path: &mut Vec<String>) -> Result<(), SchemaError> {
     at(path, "properties", |path| {
         for (name, property) in &object.properties {
-            at(path, name.clone(), |path| {
-                at(path, "type", |path| {
-                    check_type_refs(&property.ty, scope, path)
-                })
-            })?;
+            at(path, name.clone(), |path| at(path, "type", |path| check_type_refs(&property.ty, scope, path)))?;
         }
         Ok(())
     })
@@ -865,18 +687,9 @@ fn check_object_refs(
 
 fn check_type_refs(ty: &Type, scope: &Scope, path: &mut Vec<String>) -> Result<(), SchemaError> {
     match ty {
-        Type::Ref {
-            id,
-            namespace: None,
-        } if !scope.objects.contains_key(id) => {
+        Type::Ref { id, namespace: None } if !scope.objects.contains_key(id) => {
             let known: Vec<&str> = scope.objects.keys().map(String::as_str).collect();
-            err(
-                path,
-                format!(
-                    "Referenced object '{id}' not found in scope (known: {})",
-                    known.join(", ")
-                ),
-            )
+            err(path, format!("Referenced object '{id}' not found in scope (known: {})", known.join(", ")))
         }
         Type::List { items, .. } => at(path, "items", |path| check_type_refs(items, scope, path)),
         Type::Map { keys, values, .. } => {
@@ -886,17 +699,13 @@ fn check_type_refs(ty: &Type, scope: &Scope, path: &mut Vec<String>) -> Result<(
         Type::Object(object) => check_object_refs(object, scope, path),
         Type::OneOfString { types, .. } => at(path, "types", |path| {
             for (key, member) in types {
-                at(path, key.clone(), |path| {
-                    check_type_refs(member, scope, path)
-                })?;
+                at(path, key.clone(), |path| check_type_refs(member, scope, path))?;
             }
             Ok(())
         }),
         Type::OneOfInt { types, .. } => at(path, "types", |path| {
             for (key, member) in types {
-                at(path, key.to_string(), |path| {
-                    check_type_refs(member, scope, path)
-                })?;
+                at(path, key.to_string(), |path| check_type_refs(member, scope, path))?;
             }
             Ok(())
         }),
@@ -917,9 +726,7 @@ impl Scope {
         let mut path = Vec::new();
         at(&mut path, "objects", |path| {
             for (id, object) in self.objects.iter_mut() {
-                at(path, id.clone(), |path| {
-                    resolve_in_object(object, resolve, path)
-                })?;
+                at(path, id.clone(), |path| resolve_in_object(object, resolve, path))?;
             }
             Ok(())
         })
@@ -933,11 +740,7 @@ fn resolve_in_object(
 ) -> Result<(), SchemaError> {
     at(path, "properties", |path| {
         for (name, property) in object.properties.iter_mut() {
-            at(path, name.clone(), |path| {
-                at(path, "type", |path| {
-                    resolve_in_type(&mut property.ty, resolve, path)
-                })
-            })?;
+            at(path, name.clone(), |path| at(path, "type", |path| resolve_in_type(&mut property.ty, resolve, path)))?;
         }
         Ok(())
     })
@@ -949,56 +752,38 @@ fn resolve_in_type(
     path: &mut Vec<String>,
 ) -> Result<(), SchemaError> {
     match ty {
-        Type::Ref {
-            id,
-            namespace: Some(namespace),
-        } => {
+        Type::Ref { id, namespace: Some(namespace) } => {
             let foreign = resolve(namespace, id).or_else(|m| err(path, m))?;
             if !foreign.objects.contains_key(id.as_str()) {
                 let known: Vec<&str> = foreign.objects.keys().map(String::as_str).collect();
                 return err(
                     path,
-                    format!(
-                        "Object '{id}' not found in namespace '{namespace}' (known: {})",
-                        known.join(", ")
-                    ),
+                    format!("Object '{id}' not found in namespace '{namespace}' (known: {})", known.join(", ")),
                 );
             }
-            *ty = Type::Scope(Scope {
-                root: id.clone(),
-                objects: foreign.objects,
-            });
+            *ty = Type::Scope(Scope { root: id.clone(), objects: foreign.objects });
             Ok(())
         }
         Type::List { items, .. } => at(path, "items", |path| resolve_in_type(items, resolve, path)),
         Type::Map { keys, values, .. } => {
             at(path, "keys", |path| resolve_in_type(keys, resolve, path))?;
-            at(path, "values", |path| {
-                resolve_in_type(values, resolve, path)
-            })
+            at(path, "values", |path| resolve_in_type(values, resolve, path))
         }
         Type::Object(object) => resolve_in_object(object, resolve, path),
         Type::Scope(inner) => inner.resolve_namespaced_refs(resolve).map_err(|mut e| {
             let mut full = path.clone();
             full.append(&mut e.path);
-            SchemaError {
-                path: full,
-                message: e.message,
-            }
+            SchemaError { path: full, message: e.message }
         }),
         Type::OneOfString { types, .. } => at(path, "types", |path| {
             for (key, member) in types.iter_mut() {
-                at(path, key.clone(), |path| {
-                    resolve_in_type(member, resolve, path)
-                })?;
+                at(path, key.clone(), |path| resolve_in_type(member, resolve, path))?;
             }
             Ok(())
         }),
         Type::OneOfInt { types, .. } => at(path, "types", |path| {
             for (key, member) in types.iter_mut() {
-                at(path, key.to_string(), |path| {
-                    resolve_in_type(member, resolve, path)
-                })?;
+                at(path, key.to_string(), |path| resolve_in_type(member, resolve, path))?;
             }
             Ok(())
         }),

@@ -129,13 +129,7 @@ mod cbor {
     }
 
     pub fn scope(root: &str, objects: Vec<(&str, C)>) -> C {
-        m(vec![
-            kv(
-                "objects",
-                m(objects.into_iter().map(|(k, v)| (t(k), v)).collect()),
-            ),
-            kv("root", t(root)),
-        ])
+        m(vec![kv("objects", m(objects.into_iter().map(|(k, v)| (t(k), v)).collect())), kv("root", t(root))])
     }
 
     pub fn display(name: &str) -> C {
@@ -155,21 +149,9 @@ mod cbor {
                     "name",
                     prop(
                         true,
-                        ty(
-                            "string",
-                            vec![
-                                kv("min", C::Integer(1.into())),
-                                kv("pattern", t("^[a-zA-Z]+$")),
-                            ],
-                        ),
+                        ty("string", vec![kv("min", C::Integer(1.into())), kv("pattern", t("^[a-zA-Z]+$"))]),
                         vec![
-                            kv(
-                                "display",
-                                m(vec![
-                                    kv("name", t("Name")),
-                                    kv("description", t("Who to greet")),
-                                ]),
-                            ),
+                            kv("display", m(vec![kv("name", t("Name")), kv("description", t("Who to greet"))])),
                             kv("examples", C::Array(vec![t("\"Arca\"")])),
                         ],
                     ),
@@ -178,13 +160,7 @@ mod cbor {
                     "count",
                     prop(
                         false,
-                        ty(
-                            "integer",
-                            vec![
-                                kv("min", C::Integer(1.into())),
-                                kv("max", C::Integer(5.into())),
-                            ],
-                        ),
+                        ty("integer", vec![kv("min", C::Integer(1.into())), kv("max", C::Integer(5.into()))]),
                         vec![kv("display", display("Count")), kv("default", t("1"))],
                     ),
                 ),
@@ -194,10 +170,7 @@ mod cbor {
                         false,
                         ty(
                             "enum_string",
-                            vec![kv(
-                                "values",
-                                m(vec![kv("red", display("RED")), kv("blue", display("BLUE"))]),
-                            )],
+                            vec![kv("values", m(vec![kv("red", display("RED")), kv("blue", display("BLUE"))]))],
                         ),
                         vec![],
                     ),
@@ -219,25 +192,12 @@ mod cbor {
                         vec![],
                     ),
                 ),
-                kv(
-                    "tags",
-                    prop(
-                        false,
-                        ty("list", vec![kv("items", ty("string", vec![]))]),
-                        vec![],
-                    ),
-                ),
+                kv("tags", prop(false, ty("list", vec![kv("items", ty("string", vec![]))]), vec![])),
                 kv(
                     "extra",
                     prop(
                         false,
-                        ty(
-                            "map",
-                            vec![
-                                kv("keys", ty("string", vec![])),
-                                kv("values", ty("integer", vec![])),
-                            ],
-                        ),
+                        ty("map", vec![kv("keys", ty("string", vec![])), kv("values", ty("integer", vec![]))]),
                         vec![],
                     ),
                 ),
@@ -262,70 +222,28 @@ mod cbor {
                         vec![],
                     ),
                 ),
-                kv(
-                    "a",
-                    prop(
-                        false,
-                        ty("string", vec![]),
-                        vec![kv("conflicts", C::Array(vec![t("b")]))],
-                    ),
-                ),
-                kv(
-                    "b",
-                    prop(
-                        false,
-                        ty("string", vec![]),
-                        vec![kv("required_if", C::Array(vec![t("c")]))],
-                    ),
-                ),
+                kv("a", prop(false, ty("string", vec![]), vec![kv("conflicts", C::Array(vec![t("b")]))])),
+                kv("b", prop(false, ty("string", vec![]), vec![kv("required_if", C::Array(vec![t("c")]))])),
                 kv("c", prop(false, ty("float", vec![]), vec![])),
                 kv("anything", prop(false, ty("any", vec![]), vec![])),
             ],
         );
-        let full = object(
-            "FullName",
-            vec![kv("first", string_prop()), kv("last", string_prop())],
-        );
+        let full = object("FullName", vec![kv("first", string_prop()), kv("last", string_prop())]);
         let nick = object("Nick", vec![kv("nick", string_prop())]);
         let output = |root: &str, field: &str| {
             m(vec![
-                kv(
-                    "schema",
-                    scope(
-                        root,
-                        vec![(root, object(root, vec![kv(field, string_prop())]))],
-                    ),
-                ),
+                kv("schema", scope(root, vec![(root, object(root, vec![kv(field, string_prop())]))])),
                 kv("error", C::Bool(false)),
             ])
         };
         let step = m(vec![
             kv("id", t("greet")),
-            kv(
-                "input",
-                scope(
-                    "GreetInput",
-                    vec![
-                        ("GreetInput", greet_input),
-                        ("FullName", full),
-                        ("Nick", nick),
-                    ],
-                ),
-            ),
+            kv("input", scope("GreetInput", vec![("GreetInput", greet_input), ("FullName", full), ("Nick", nick)])),
             kv(
                 "outputs",
-                m(vec![
-                    kv("success", output("GreetSuccess", "message")),
-                    kv("error", output("GreetError", "error")),
-                ]),
+                m(vec![kv("success", output("GreetSuccess", "message")), kv("error", output("GreetError", "error"))]),
             ),
-            kv(
-                "display",
-                m(vec![
-                    kv("name", t("Greet")),
-                    kv("description", t("Says hello")),
-                ]),
-            ),
+            kv("display", m(vec![kv("name", t("Greet")), kv("description", t("Says hello"))])),
         ]);
         m(vec![kv("steps", m(vec![kv("greet", step)]))])
     }
@@ -357,24 +275,15 @@ fn example_schema_parses_from_yaml_and_cbor_and_both_agree() {
 
     let step = &from_cbor.steps["greet"];
     assert_eq!(step.id, "greet");
-    assert_eq!(
-        step.display.as_ref().and_then(|d| d.name.as_deref()),
-        Some("Greet")
-    );
+    assert_eq!(step.display.as_ref().and_then(|d| d.name.as_deref()), Some("Greet"));
     assert!(!step.has_cancel_signal());
     assert_eq!(step.input.root, "GreetInput");
-    assert_eq!(
-        step.outputs.keys().collect::<Vec<_>>(),
-        ["error", "success"]
-    );
+    assert_eq!(step.outputs.keys().collect::<Vec<_>>(), ["error", "success"]);
     let input = &step.input.objects["GreetInput"];
     let name = &input.properties["name"];
     assert!(name.required);
     assert_eq!(name.examples, vec!["\"Arca\"".to_string()]);
-    assert_eq!(
-        name.display.as_ref().and_then(|d| d.description.as_deref()),
-        Some("Who to greet")
-    );
+    assert_eq!(name.display.as_ref().and_then(|d| d.description.as_deref()), Some("Who to greet"));
     // `display: {}` is normalized away.
     assert_eq!(input.properties["color"].display, None);
     assert_eq!(input.properties["count"].default, Some(Value::Int(1)));
@@ -386,20 +295,10 @@ fn example_schema_parses_from_yaml_and_cbor_and_both_agree() {
         other => panic!("level is {other:?}"),
     }
     match &input.properties["alias"].ty {
-        Type::OneOfString {
-            types,
-            discriminator_field_name,
-            discriminator_inlined,
-        } => {
+        Type::OneOfString { types, discriminator_field_name, discriminator_inlined } => {
             assert_eq!(discriminator_field_name, "kind");
             assert!(!discriminator_inlined);
-            assert_eq!(
-                types["nick"],
-                Type::Ref {
-                    id: "Nick".into(),
-                    namespace: None
-                }
-            );
+            assert_eq!(types["nick"], Type::Ref { id: "Nick".into(), namespace: None });
         }
         other => panic!("alias is {other:?}"),
     }
@@ -409,10 +308,8 @@ fn example_schema_parses_from_yaml_and_cbor_and_both_agree() {
 
 #[test]
 fn enum_integer_and_one_of_int_accept_text_keys_that_are_integers() {
-    let with_text_keys = GREET_YAML.replace(
-        "{1: {name: LOW}, 2: {name: HIGH}}",
-        r#"{"1": {name: LOW}, "2": {name: HIGH}}"#,
-    );
+    let with_text_keys =
+        GREET_YAML.replace("{1: {name: LOW}, 2: {name: HIGH}}", r#"{"1": {name: LOW}, "2": {name: HIGH}}"#);
     assert_ne!(with_text_keys, GREET_YAML);
     let parsed = PluginSchema::from_value(&yaml(&with_text_keys)).map_err(|e| e.to_string());
     assert_eq!(parsed, Ok(greet_from_yaml()));
@@ -426,11 +323,7 @@ objects:
 "#,
     );
     match &one_of.objects["R"].properties["o"].ty {
-        Type::OneOfInt {
-            types,
-            discriminator_field_name,
-            ..
-        } => {
+        Type::OneOfInt { types, discriminator_field_name, .. } => {
             assert_eq!(types.keys().copied().collect::<Vec<_>>(), [1, 2]);
             assert_eq!(discriminator_field_name, "_type");
         }
@@ -443,10 +336,7 @@ objects:
   R: {id: R, properties: {o: {type: {type_id: enum_integer, values: {one: {}}}}}}
 "#,
     );
-    assert_eq!(
-        e.path,
-        p(&["objects", "R", "properties", "o", "type", "values", "one"])
-    );
+    assert_eq!(e.path, p(&["objects", "R", "properties", "o", "type", "values", "one"]));
     assert_eq!(e.message, "Key 'one' must be an integer");
 }
 
@@ -454,20 +344,14 @@ objects:
 fn example_schema_validates_like_the_python_plugin() {
     let schema = greet_from_yaml();
     let input = &schema.steps["greet"].input;
-    assert_eq!(
-        ok(input, "{name: Arca}"),
-        Value::map_from([("name", s("Arca")), ("count", Value::Int(1))])
-    );
+    assert_eq!(ok(input, "{name: Arca}"), Value::map_from([("name", s("Arca")), ("count", Value::Int(1))]));
     let full = ok(
         input,
         r#"{name: Arca, count: "2", color: red, level: 2, tags: [x], extra: {k: 1},
             alias: {kind: nick, nick: Lot}, c: 1.5, b: bee, anything: {n: [1, 2, 3], f: 2.5}}"#,
     );
     assert_eq!(get(&full, "count"), &Value::Int(2));
-    assert_eq!(
-        get(&full, "alias"),
-        &Value::map_from([("kind", s("nick")), ("nick", s("Lot"))])
-    );
+    assert_eq!(get(&full, "alias"), &Value::map_from([("kind", s("nick")), ("nick", s("Lot"))]));
     assert_eq!(get(&full, "anything"), &yaml("{n: [1, 2, 3], f: 2.5}"));
 
     // The captured Python errors (atp.md §5), same paths without the root object id.
@@ -485,11 +369,7 @@ fn example_schema_validates_like_the_python_plugin() {
         ("hello", &[], "Must be a map, got string"),
     ];
     for (input_text, path, message) in cases {
-        assert_eq!(
-            bad(input, input_text),
-            (p(path), message.to_string()),
-            "input {input_text}"
-        );
+        assert_eq!(bad(input, input_text), (p(path), message.to_string()), "input {input_text}");
     }
 }
 
@@ -520,29 +400,12 @@ steps:
     };
     assert!(wait.has_cancel_signal());
     assert!(wait.signal_emitters.is_empty());
-    assert_eq!(
-        wait.signal_handlers["cancel"].data_schema.root,
-        "cancelInput"
-    );
+    assert_eq!(wait.signal_handlers["cancel"].data_schema.root, "cancelInput");
     assert!(!wait.outputs["success"].error);
     assert!(wait.outputs["failed"].error);
-    assert_eq!(
-        wait.outputs["failed"]
-            .display
-            .as_ref()
-            .and_then(|d| d.name.as_deref()),
-        Some("Failed")
-    );
-    assert_eq!(
-        wait.input.validate(&yaml("{seconds: 30}")),
-        Ok(yaml("{seconds: 30.0}"))
-    );
-    assert_eq!(
-        wait.signal_handlers["cancel"]
-            .data_schema
-            .validate(&yaml("{}")),
-        Ok(Value::Map(BTreeMap::new()))
-    );
+    assert_eq!(wait.outputs["failed"].display.as_ref().and_then(|d| d.name.as_deref()), Some("Failed"));
+    assert_eq!(wait.input.validate(&yaml("{seconds: 30}")), Ok(yaml("{seconds: 30.0}")));
+    assert_eq!(wait.signal_handlers["cancel"].data_schema.validate(&yaml("{}")), Ok(Value::Map(BTreeMap::new())));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,44 +429,21 @@ fn real_python_hello_schema_parses() {
     let input = &schema.steps["greet"].input;
     assert_eq!(
         input.objects.keys().collect::<Vec<_>>(),
-        [
-            "FullName",
-            "GreetInput",
-            "Inlined1",
-            "Inlined2",
-            "Nick",
-            "Tree"
-        ]
+        ["FullName", "GreetInput", "Inlined1", "Inlined2", "Nick", "Tree"]
     );
     let props = &input.objects["GreetInput"].properties;
     match &props["size"].ty {
-        Type::Integer {
-            units: Some(units), ..
-        } => {
+        Type::Integer { units: Some(units), .. } => {
             assert_eq!(units.base_unit.name_long_plural, "bytes");
-            assert_eq!(
-                units.multipliers.keys().copied().collect::<Vec<_>>()[..2],
-                [1024, 1048576]
-            );
+            assert_eq!(units.multipliers.keys().copied().collect::<Vec<_>>()[..2], [1024, 1048576]);
         }
         other => panic!("size is {other:?}"),
     }
-    assert!(matches!(
-        &props["inl"].ty,
-        Type::OneOfInt {
-            discriminator_inlined: true,
-            ..
-        }
-    ));
-    assert!(
-        matches!(&props["ikeys"].ty, Type::Map { keys, .. } if matches!(**keys, Type::Integer { .. }))
-    );
+    assert!(matches!(&props["inl"].ty, Type::OneOfInt { discriminator_inlined: true, .. }));
+    assert!(matches!(&props["ikeys"].ty, Type::Map { keys, .. } if matches!(**keys, Type::Integer { .. })));
     assert_eq!(props["greeting"].default, Some(s("hello")));
     assert_eq!(props["flag"].default, Some(Value::Bool(false)));
-    assert_eq!(
-        input.objects["Tree"].properties["children"].default,
-        Some(Value::List(vec![]))
-    );
+    assert_eq!(input.objects["Tree"].properties["children"].default, Some(Value::List(vec![])));
 }
 
 #[test]
@@ -611,17 +451,8 @@ fn real_python_schema_validates_like_python() {
     let schema = python_schema();
     let input = &schema.steps["greet"].input;
     // Python: "This field is required because 'a' is not set" for d (required_if_not: [a]).
-    assert_eq!(
-        bad(input, "{name: Arca}"),
-        (
-            p(&["d"]),
-            "This field is required because 'a' is not set".to_string()
-        )
-    );
-    assert_eq!(
-        ok(input, "{name: Arca, a: x}"),
-        yaml("{name: Arca, a: x, count: 1, flag: false, greeting: hello}")
-    );
+    assert_eq!(bad(input, "{name: Arca}"), (p(&["d"]), "This field is required because 'a' is not set".to_string()));
+    assert_eq!(ok(input, "{name: Arca, a: x}"), yaml("{name: Arca, a: x, count: 1, flag: false, greeting: hello}"));
     let v = ok(
         input,
         r#"{name: Arca, a: x, size: 5MB, ratio: "1.5%", inl: {kind: "2", y: "7"},
@@ -631,14 +462,8 @@ fn real_python_schema_validates_like_python() {
     assert_eq!(get(&v, "ratio"), &Value::Float(1.5));
     assert_eq!(get(&v, "inl"), &yaml("{kind: 2, y: 7}"));
     assert_eq!(get(&v, "alias"), &yaml("{kind: full, first: A, last: B}"));
-    assert_eq!(
-        get(&v, "ikeys"),
-        &Value::Map([(Key::Int(1), s("one"))].into_iter().collect())
-    );
-    assert_eq!(
-        get(&v, "tree"),
-        &yaml("{value: 1, children: [{value: 2, children: []}]}")
-    );
+    assert_eq!(get(&v, "ikeys"), &Value::Map([(Key::Int(1), s("one"))].into_iter().collect()));
+    assert_eq!(get(&v, "tree"), &yaml("{value: 1, children: [{value: 2, children: []}]}"));
     assert_eq!(
         bad(input, "{name: Arca, a: x, size: 1kB512X}").1,
         "Cannot parse '1kB512X' as 'bytes': invalid format, valid unit types are: 'B', 'byte', 'bytes', 'kB', 'kilobyte', 'kilobytes', 'MB', 'megabyte', 'megabytes', 'GB', 'gigabyte', 'gigabytes', 'TB', 'terabyte', 'terabytes', 'PB', 'petabyte', 'petabytes'"
@@ -711,10 +536,7 @@ fn field_bad(s: &Scope, field: &str, value: &str) -> (Vec<String>, String) {
 fn type_ids_round_trip_through_the_model() {
     let sc = all_types();
     let props = &sc.objects["R"].properties;
-    let ids: BTreeMap<&str, &str> = props
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.ty.type_id()))
-        .collect();
+    let ids: BTreeMap<&str, &str> = props.iter().map(|(k, v)| (k.as_str(), v.ty.type_id())).collect();
     assert_eq!(ids["s"], "string");
     assert_eq!(ids["p"], "pattern");
     assert_eq!(ids["i"], "integer");
@@ -738,38 +560,20 @@ fn strings() {
     assert_eq!(field_ok(&sc, "s", "abc"), s("abc"));
     // Python re.match: anchored at the start only.
     assert_eq!(field_ok(&sc, "s", "ab1"), s("ab1"));
-    assert_eq!(
-        field_bad(&sc, "s", "1ab"),
-        (p(&["s"]), "String must match the pattern [a-z]+".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "s", "a"),
-        (p(&["s"]), "String must be at least 2 characters".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "s", "abcde"),
-        (p(&["s"]), "String must be at most 4 characters".into())
-    );
+    assert_eq!(field_bad(&sc, "s", "1ab"), (p(&["s"]), "String must match the pattern [a-z]+".into()));
+    assert_eq!(field_bad(&sc, "s", "a"), (p(&["s"]), "String must be at least 2 characters".into()));
+    assert_eq!(field_bad(&sc, "s", "abcde"), (p(&["s"]), "String must be at most 4 characters".into()));
     // Lengths are code points, not bytes.
     assert_eq!(field_ok(&sc, "s", "aééé"), s("aééé"));
-    assert_eq!(
-        field_bad(&sc, "s", "aéééé").1,
-        "String must be at most 4 characters"
-    );
+    assert_eq!(field_bad(&sc, "s", "aéééé").1, "String must be at most 4 characters");
     // Scalars become text.
     assert_eq!(field_ok(&sc, "txt", "5"), s("5"));
     assert_eq!(field_ok(&sc, "txt", "1.5"), s("1.5"));
     assert_eq!(field_ok(&sc, "txt", "2.0"), s("2.0"));
     assert_eq!(field_ok(&sc, "txt", "true"), s("true"));
     assert_eq!(field_ok(&sc, "txt", "''"), s(""));
-    assert_eq!(
-        field_bad(&sc, "txt", "[1]"),
-        (p(&["txt"]), "Must be a string, got list".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "txt", "{a: 1}").1,
-        "Must be a string, got map"
-    );
+    assert_eq!(field_bad(&sc, "txt", "[1]"), (p(&["txt"]), "Must be a string, got list".into()));
+    assert_eq!(field_bad(&sc, "txt", "{a: 1}").1, "Must be a string, got map");
     // A pattern Rust cannot compile (look-ahead) is left to the plugin.
     assert_eq!(field_ok(&sc, "la", "zzz"), s("zzz"));
 }
@@ -781,10 +585,7 @@ fn patterns() {
     assert_eq!(field_ok(&sc, "p", "'(?<=a)b'"), s("(?<=a)b"));
     let (path, message) = field_bad(&sc, "p", "'[a-'");
     assert_eq!(path, p(&["p"]));
-    assert!(
-        message.starts_with("Invalid regular expression: "),
-        "{message}"
-    );
+    assert!(message.starts_with("Invalid regular expression: "), "{message}");
     assert_eq!(field_bad(&sc, "p", "[]").1, "Must be a string, got list");
 }
 
@@ -794,39 +595,15 @@ fn integers() {
     assert_eq!(field_ok(&sc, "i", "3"), Value::Int(3));
     assert_eq!(field_ok(&sc, "i", "'4'"), Value::Int(4));
     assert_eq!(field_ok(&sc, "i", "3.0"), Value::Int(3));
-    assert_eq!(
-        field_bad(&sc, "i", "3.5"),
-        (p(&["i"]), "Must be an integer, float given".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "true"),
-        (p(&["i"]), "Must be an integer, got bool".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "'4x'"),
-        (p(&["i"]), "Cannot parse '4x' as an integer".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "'-3'"),
-        (p(&["i"]), "Must be at least 1".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "0"),
-        (p(&["i"]), "Must be at least 1".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "6"),
-        (p(&["i"]), "Must be at most 5".into())
-    );
+    assert_eq!(field_bad(&sc, "i", "3.5"), (p(&["i"]), "Must be an integer, float given".into()));
+    assert_eq!(field_bad(&sc, "i", "true"), (p(&["i"]), "Must be an integer, got bool".into()));
+    assert_eq!(field_bad(&sc, "i", "'4x'"), (p(&["i"]), "Cannot parse '4x' as an integer".into()));
+    assert_eq!(field_bad(&sc, "i", "'-3'"), (p(&["i"]), "Must be at least 1".into()));
+    assert_eq!(field_bad(&sc, "i", "0"), (p(&["i"]), "Must be at least 1".into()));
+    assert_eq!(field_bad(&sc, "i", "6"), (p(&["i"]), "Must be at most 5".into()));
     assert_eq!(field_bad(&sc, "i", "[]").1, "Must be an integer, got list");
-    assert_eq!(
-        field_bad(&sc, "i", "'99999999999999999999'").1,
-        "Integer '99999999999999999999' is out of range"
-    );
-    assert_eq!(
-        field_bad(&sc, "i", "1.0e30").1,
-        "Integer 1e+30 is out of range"
-    );
+    assert_eq!(field_bad(&sc, "i", "'99999999999999999999'").1, "Integer '99999999999999999999' is out of range");
+    assert_eq!(field_bad(&sc, "i", "1.0e30").1, "Integer 1e+30 is out of range");
 }
 
 #[test]
@@ -835,22 +612,10 @@ fn floats() {
     assert_eq!(field_ok(&sc, "f", "1.5"), Value::Float(1.5));
     assert_eq!(field_ok(&sc, "f", "2"), Value::Float(2.0));
     assert_eq!(field_ok(&sc, "f", "'1.25'"), Value::Float(1.25));
-    assert_eq!(
-        field_bad(&sc, "f", "0.25"),
-        (p(&["f"]), "Must be at least 0.5".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "f", "3"),
-        (p(&["f"]), "Must be at most 2.5".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "f", "abc"),
-        (p(&["f"]), "Cannot parse 'abc' as a float".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "f", "true"),
-        (p(&["f"]), "Must be a float, got bool".into())
-    );
+    assert_eq!(field_bad(&sc, "f", "0.25"), (p(&["f"]), "Must be at least 0.5".into()));
+    assert_eq!(field_bad(&sc, "f", "3"), (p(&["f"]), "Must be at most 2.5".into()));
+    assert_eq!(field_bad(&sc, "f", "abc"), (p(&["f"]), "Cannot parse 'abc' as a float".into()));
+    assert_eq!(field_bad(&sc, "f", "true"), (p(&["f"]), "Must be a float, got bool".into()));
 }
 
 #[test]
@@ -874,21 +639,9 @@ fn bools() {
     ] {
         assert_eq!(field_ok(&sc, "b", text), Value::Bool(expected), "{text}");
     }
-    assert_eq!(
-        field_bad(&sc, "b", "2"),
-        (
-            p(&["b"]),
-            "Cannot convert 2 to a bool, expected 0 or 1".into()
-        )
-    );
-    assert_eq!(
-        field_bad(&sc, "b", "maybe"),
-        (p(&["b"]), "Cannot parse 'maybe' as a bool".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "b", "1.0"),
-        (p(&["b"]), "Must be a bool, got float".into())
-    );
+    assert_eq!(field_bad(&sc, "b", "2"), (p(&["b"]), "Cannot convert 2 to a bool, expected 0 or 1".into()));
+    assert_eq!(field_bad(&sc, "b", "maybe"), (p(&["b"]), "Cannot parse 'maybe' as a bool".into()));
+    assert_eq!(field_bad(&sc, "b", "1.0"), (p(&["b"]), "Must be a bool, got float".into()));
 }
 
 #[test]
@@ -897,92 +650,42 @@ fn enums() {
     assert_eq!(field_ok(&sc, "es", "red"), s("red"));
     assert_eq!(
         field_bad(&sc, "es", "green"),
-        (
-            p(&["es"]),
-            "'green' is not a valid value, expected one of: blue, red".into()
-        )
+        (p(&["es"]), "'green' is not a valid value, expected one of: blue, red".into())
     );
-    assert_eq!(
-        field_bad(&sc, "es", "[red]").1,
-        "Must be a string, got list"
-    );
+    assert_eq!(field_bad(&sc, "es", "[red]").1, "Must be a string, got list");
     assert_eq!(field_ok(&sc, "ei", "1"), Value::Int(1));
     assert_eq!(field_ok(&sc, "ei", "'2'"), Value::Int(2));
     assert_eq!(field_ok(&sc, "ei", "2.0"), Value::Int(2));
-    assert_eq!(
-        field_bad(&sc, "ei", "3"),
-        (
-            p(&["ei"]),
-            "'3' is not a valid value, expected one of: 1, 2".into()
-        )
-    );
-    assert_eq!(
-        field_bad(&sc, "ei", "one").1,
-        "Cannot parse 'one' as an integer"
-    );
+    assert_eq!(field_bad(&sc, "ei", "3"), (p(&["ei"]), "'3' is not a valid value, expected one of: 1, 2".into()));
+    assert_eq!(field_bad(&sc, "ei", "one").1, "Cannot parse 'one' as an integer");
 }
 
 #[test]
 fn lists() {
     let sc = all_types();
     assert_eq!(field_ok(&sc, "l", "[1, '2']"), yaml("[1, 2]"));
-    assert_eq!(
-        field_bad(&sc, "l", "x"),
-        (p(&["l"]), "Must be a list, got string".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "l", "[]"),
-        (p(&["l"]), "Must have at least 1 items, 0 given".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "l", "[1, 2, 3]"),
-        (p(&["l"]), "Must have at most 2 items, 3 given".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "l", "[1, x]"),
-        (p(&["l", "[1]"]), "Cannot parse 'x' as an integer".into())
-    );
+    assert_eq!(field_bad(&sc, "l", "x"), (p(&["l"]), "Must be a list, got string".into()));
+    assert_eq!(field_bad(&sc, "l", "[]"), (p(&["l"]), "Must have at least 1 items, 0 given".into()));
+    assert_eq!(field_bad(&sc, "l", "[1, 2, 3]"), (p(&["l"]), "Must have at most 2 items, 3 given".into()));
+    assert_eq!(field_bad(&sc, "l", "[1, x]"), (p(&["l", "[1]"]), "Cannot parse 'x' as an integer".into()));
 }
 
 #[test]
 fn maps() {
     let sc = all_types();
     assert_eq!(field_ok(&sc, "m", "{a: 1, b: '2'}"), yaml("{a: 1, b: 2}"));
-    assert_eq!(
-        field_bad(&sc, "m", "[1]"),
-        (p(&["m"]), "Must be a map, got list".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "m", "{a: 1, b: 2, c: 3}"),
-        (p(&["m"]), "Must have at most 2 items, 3 given".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "m", "{k: abc}"),
-        (p(&["m", "[k]"]), "Cannot parse 'abc' as an integer".into())
-    );
+    assert_eq!(field_bad(&sc, "m", "[1]"), (p(&["m"]), "Must be a map, got list".into()));
+    assert_eq!(field_bad(&sc, "m", "{a: 1, b: 2, c: 3}"), (p(&["m"]), "Must have at most 2 items, 3 given".into()));
+    assert_eq!(field_bad(&sc, "m", "{k: abc}"), (p(&["m", "[k]"]), "Cannot parse 'abc' as an integer".into()));
     // Integer keys: text digits become Key::Int; key errors use `{k}`.
     assert_eq!(
         field_ok(&sc, "mi", r#"{"1": a, 2: b, 3: 4}"#),
-        Value::Map(
-            [
-                (Key::Int(1), s("a")),
-                (Key::Int(2), s("b")),
-                (Key::Int(3), s("4"))
-            ]
-            .into_iter()
-            .collect()
-        )
+        Value::Map([(Key::Int(1), s("a")), (Key::Int(2), s("b")), (Key::Int(3), s("4"))].into_iter().collect())
     );
-    assert_eq!(
-        field_bad(&sc, "mi", "{x: a}"),
-        (p(&["mi", "{x}"]), "Cannot parse 'x' as an integer".into())
-    );
+    assert_eq!(field_bad(&sc, "mi", "{x: a}"), (p(&["mi", "{x}"]), "Cannot parse 'x' as an integer".into()));
     assert_eq!(
         field_bad(&sc, "mi", r#"{"1": a, 1: b}"#),
-        (
-            p(&["mi", "{1}"]),
-            "Duplicate map key '1' after conversion".into()
-        )
+        (p(&["mi", "{1}"]), "Duplicate map key '1' after conversion".into())
     );
 }
 
@@ -990,32 +693,14 @@ fn maps() {
 fn objects_refs_and_scopes() {
     let sc = all_types();
     assert_eq!(field_ok(&sc, "o", "{x: 1}"), yaml("{x: '1'}"));
-    assert_eq!(
-        field_bad(&sc, "o", "{}"),
-        (p(&["o", "x"]), "This field is required".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "o", "str"),
-        (p(&["o"]), "Must be a map, got string".into())
-    );
-    assert_eq!(
-        field_bad(&sc, "o", "{x: a, y: b}"),
-        (
-            p(&["o"]),
-            "Invalid parameter 'y', expected one of: x".into()
-        )
-    );
+    assert_eq!(field_bad(&sc, "o", "{}"), (p(&["o", "x"]), "This field is required".into()));
+    assert_eq!(field_bad(&sc, "o", "str"), (p(&["o"]), "Must be a map, got string".into()));
+    assert_eq!(field_bad(&sc, "o", "{x: a, y: b}"), (p(&["o"]), "Invalid parameter 'y', expected one of: x".into()));
     // Defaults of a referenced object apply when the object is present.
     assert_eq!(field_ok(&sc, "r", "{v: '5'}"), yaml("{v: 5, w: dw}"));
-    assert_eq!(
-        field_bad(&sc, "r", "{}"),
-        (p(&["r", "v"]), "This field is required".into())
-    );
+    assert_eq!(field_bad(&sc, "r", "{}"), (p(&["r", "v"]), "This field is required".into()));
     assert_eq!(field_ok(&sc, "sc", "{y: 1}"), yaml("{y: 1}"));
-    assert_eq!(
-        field_bad(&sc, "sc", "{y: z}"),
-        (p(&["sc", "y"]), "Cannot parse 'z' as an integer".into())
-    );
+    assert_eq!(field_bad(&sc, "sc", "{y: z}"), (p(&["sc", "y"]), "Cannot parse 'z' as an integer".into()));
     // Unknown keys at the root, listed sorted; an integer key is named by its text.
     let (path, message) = bad(&sc, "{bogus: 1}");
     assert!(path.is_empty());
@@ -1023,10 +708,7 @@ fn objects_refs_and_scopes() {
         message,
         "Invalid parameter 'bogus', expected one of: a, b, dur, ei, es, f, i, l, la, m, mi, o, oi, os, p, r, ratio, s, sc, size, txt"
     );
-    assert_eq!(
-        bad(&sc, "{5: 1}").1.split(',').next(),
-        Some("Invalid parameter '5'")
-    );
+    assert_eq!(bad(&sc, "{5: 1}").1.split(',').next(), Some("Invalid parameter '5'"));
     // Null counts as unset; unset optional properties are left out.
     assert_eq!(ok(&sc, "{txt: null, a: null}"), Value::Map(BTreeMap::new()));
 }
@@ -1034,83 +716,41 @@ fn objects_refs_and_scopes() {
 #[test]
 fn one_of_with_separate_discriminator() {
     let sc = all_types();
-    assert_eq!(
-        field_ok(&sc, "os", "{kind: full, first: A, last: B}"),
-        yaml("{kind: full, first: A, last: B}")
-    );
-    assert_eq!(
-        field_ok(&sc, "os", "{kind: nick, nick: 5}"),
-        yaml("{kind: nick, nick: '5'}")
-    );
+    assert_eq!(field_ok(&sc, "os", "{kind: full, first: A, last: B}"), yaml("{kind: full, first: A, last: B}"));
+    assert_eq!(field_ok(&sc, "os", "{kind: nick, nick: 5}"), yaml("{kind: nick, nick: '5'}"));
     assert_eq!(
         field_bad(&sc, "os", "{kind: zzz}"),
-        (
-            p(&["os", "kind"]),
-            "Invalid value for field: 'zzz' expected one of: 'full', 'nick'".into()
-        )
+        (p(&["os", "kind"]), "Invalid value for field: 'zzz' expected one of: 'full', 'nick'".into())
     );
     assert_eq!(
         field_bad(&sc, "os", "{nick: N}"),
-        (
-            p(&["os", "kind"]),
-            "Required discriminator field not found".into()
-        )
+        (p(&["os", "kind"]), "Required discriminator field not found".into())
     );
-    assert_eq!(
-        field_bad(&sc, "os", "{kind: nick}"),
-        (p(&["os", "nick"]), "This field is required".into())
-    );
+    assert_eq!(field_bad(&sc, "os", "{kind: nick}"), (p(&["os", "nick"]), "This field is required".into()));
     assert_eq!(
         field_bad(&sc, "os", "{kind: nick, nick: N, first: A}"),
-        (
-            p(&["os"]),
-            "Invalid parameter 'first', expected one of: nick".into()
-        )
+        (p(&["os"]), "Invalid parameter 'first', expected one of: nick".into())
     );
-    assert_eq!(
-        field_bad(&sc, "os", "x"),
-        (p(&["os"]), "Must be a map, got string".into())
-    );
+    assert_eq!(field_bad(&sc, "os", "x"), (p(&["os"]), "Must be a map, got string".into()));
 }
 
 #[test]
 fn one_of_with_inlined_discriminator() {
     let sc = all_types();
-    assert_eq!(
-        field_ok(&sc, "oi", "{_type: 1, x: a}"),
-        yaml("{_type: 1, x: a}")
-    );
-    assert_eq!(
-        field_ok(&sc, "oi", "{_type: '2', z: q}"),
-        yaml("{_type: 2, z: q}")
-    );
+    assert_eq!(field_ok(&sc, "oi", "{_type: 1, x: a}"), yaml("{_type: 1, x: a}"));
+    assert_eq!(field_ok(&sc, "oi", "{_type: '2', z: q}"), yaml("{_type: 2, z: q}"));
     assert_eq!(
         field_bad(&sc, "oi", "{_type: 3}"),
-        (
-            p(&["oi", "_type"]),
-            "Invalid value for field: '3' expected one of: '1', '2'".into()
-        )
+        (p(&["oi", "_type"]), "Invalid value for field: '3' expected one of: '1', '2'".into())
     );
-    assert_eq!(
-        field_bad(&sc, "oi", "{_type: abc}"),
-        (
-            p(&["oi", "_type"]),
-            "Cannot parse 'abc' as an integer".into()
-        )
-    );
-    assert_eq!(
-        field_bad(&sc, "oi", "{_type: 1}"),
-        (p(&["oi", "x"]), "This field is required".into())
-    );
+    assert_eq!(field_bad(&sc, "oi", "{_type: abc}"), (p(&["oi", "_type"]), "Cannot parse 'abc' as an integer".into()));
+    assert_eq!(field_bad(&sc, "oi", "{_type: 1}"), (p(&["oi", "x"]), "This field is required".into()));
 }
 
 #[test]
 fn any_accepts_everything() {
     let sc = all_types();
-    assert_eq!(
-        field_ok(&sc, "a", "[1, x, {k: null}, 2.5]"),
-        yaml("[1, x, {k: null}, 2.5]")
-    );
+    assert_eq!(field_ok(&sc, "a", "[1, x, {k: null}, 2.5]"), yaml("[1, x, {k: null}, 2.5]"));
     assert_eq!(Type::Any.validate_in(&sc, &Value::Null), Ok(Value::Null));
 }
 
@@ -1124,10 +764,7 @@ fn unit_strings() {
     assert_eq!(field_ok(&sc, "size", "1.5kB"), Value::Int(1536));
     assert_eq!(field_ok(&sc, "size", "'100'"), Value::Int(100));
     assert_eq!(field_ok(&sc, "size", "100B"), Value::Int(100));
-    assert_eq!(
-        field_bad(&sc, "size", "0.5B"),
-        (p(&["size"]), "Must be an integer, float given".into())
-    );
+    assert_eq!(field_bad(&sc, "size", "0.5B"), (p(&["size"]), "Must be an integer, float given".into()));
     assert_eq!(
         field_bad(&sc, "size", "5mb").1,
         "Cannot parse '5mb' as 'bytes': invalid format, valid unit types are: 'B', 'byte', 'bytes', 'kB', 'kilobyte', 'kilobytes', 'MB', 'megabyte', 'megabytes'"
@@ -1136,13 +773,8 @@ fn unit_strings() {
     assert_eq!(field_ok(&sc, "dur", "1H"), Value::Int(3_600_000_000_000));
     assert_eq!(field_ok(&sc, "dur", "1m30s"), Value::Int(90_000_000_000));
     assert_eq!(field_ok(&sc, "dur", "5ms"), Value::Int(5_000_000));
-    assert_eq!(
-        field_ok(&sc, "dur", "2 minutes"),
-        Value::Int(120_000_000_000)
-    );
-    assert!(field_bad(&sc, "dur", "1h")
-        .1
-        .starts_with("Cannot parse '1h' as 'nanoseconds': invalid format"));
+    assert_eq!(field_ok(&sc, "dur", "2 minutes"), Value::Int(120_000_000_000));
+    assert!(field_bad(&sc, "dur", "1h").1.starts_with("Cannot parse '1h' as 'nanoseconds': invalid format"));
     assert_eq!(field_ok(&sc, "ratio", "'12.5%'"), Value::Float(12.5));
     assert_eq!(field_ok(&sc, "ratio", "50 percent"), Value::Float(50.0));
     assert_eq!(field_ok(&sc, "ratio", "'7'"), Value::Float(7.0));
@@ -1169,18 +801,9 @@ fn units_parser_edge_cases() {
         .into_iter()
         .collect(),
     };
-    assert_eq!(
-        bytes.parse("  "),
-        Err("Empty string cannot be parsed as bytes".to_string())
-    );
-    assert_eq!(
-        bytes.parse("1PB 1B"),
-        Ok(UnitNumber::Int(1_125_899_906_842_625))
-    );
-    assert_eq!(
-        bytes.parse("99999PB"),
-        Err("Number out of range in '99999PB'".to_string())
-    );
+    assert_eq!(bytes.parse("  "), Err("Empty string cannot be parsed as bytes".to_string()));
+    assert_eq!(bytes.parse("1PB 1B"), Ok(UnitNumber::Int(1_125_899_906_842_625)));
+    assert_eq!(bytes.parse("99999PB"), Err("Number out of range in '99999PB'".to_string()));
     assert!(bytes.parse("PB").is_err());
     assert!(bytes.parse("1. B").is_err());
     assert!(bytes.parse("1 2").is_err());
@@ -1231,10 +854,7 @@ objects:
   D: {id: D, properties: {x: {required: false, default: '"abc"', type: {type_id: integer}}}}
 "#,
     );
-    assert_eq!(
-        bad(&bad_default, "{}"),
-        (p(&["x"]), "Cannot parse 'abc' as an integer".into())
-    );
+    assert_eq!(bad(&bad_default, "{}"), (p(&["x"]), "Cannot parse 'abc' as an integer".into()));
     // Text that is not JSON is only a literal for text types.
     let e = schema_err(
         r#"
@@ -1244,12 +864,7 @@ objects:
 "#,
     );
     assert_eq!(e.path, p(&["objects", "D", "properties", "x", "default"]));
-    assert!(
-        e.message
-            .starts_with("Default value \"abc\" is not valid JSON"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("Default value \"abc\" is not valid JSON"), "{}", e.message);
 }
 
 const CONSTRAINTS: &str = r#"
@@ -1270,52 +885,25 @@ objects:
 fn required_required_if_required_if_not_and_conflicts() {
     let sc = scope(CONSTRAINTS);
     assert_eq!(ok(&sc, "{a: x, name: n}"), yaml("{a: x, name: n}"));
-    assert_eq!(
-        bad(&sc, "{}"),
-        (
-            p(&["d"]),
-            "This field is required because 'a' is not set".into()
-        )
-    );
+    assert_eq!(bad(&sc, "{}"), (p(&["d"]), "This field is required because 'a' is not set".into()));
     assert_eq!(
         bad(&sc, "{a: x, b: y, name: n}"),
-        (
-            p(&["a"]),
-            "Field conflicts 'b', set one of the two, not both".into()
-        )
+        (p(&["a"]), "Field conflicts 'b', set one of the two, not both".into())
     );
     assert_eq!(
         bad(&sc, "{c: 1, d: x, e: y, name: n}"),
-        (
-            p(&["b"]),
-            "This field is required because 'c' is set".into()
-        )
+        (p(&["b"]), "This field is required because 'c' is set".into())
     );
     assert_eq!(
         bad(&sc, "{d: x, name: n}"),
-        (
-            p(&["e"]),
-            "This field is required because none of 'a', 'c' are set".into()
-        )
+        (p(&["e"]), "This field is required because none of 'a', 'c' are set".into())
     );
-    assert_eq!(
-        ok(&sc, "{c: 1, b: y, d: x, name: n}"),
-        yaml("{c: 1.0, b: y, d: x, name: n}")
-    );
-    assert_eq!(
-        bad(&sc, "{a: x}"),
-        (p(&["name"]), "This field is required".into())
-    );
-    assert_eq!(
-        bad(&sc, "{a: x, name: null}"),
-        (p(&["name"]), "This field is required".into())
-    );
+    assert_eq!(ok(&sc, "{c: 1, b: y, d: x, name: n}"), yaml("{c: 1.0, b: y, d: x, name: n}"));
+    assert_eq!(bad(&sc, "{a: x}"), (p(&["name"]), "This field is required".into()));
+    assert_eq!(bad(&sc, "{a: x, name: null}"), (p(&["name"]), "This field is required".into()));
     assert_eq!(
         bad(&sc, "{a: x, name: n, zz: 1}"),
-        (
-            p(&[]),
-            "Invalid parameter 'zz', expected one of: a, b, c, d, e, name".into()
-        )
+        (p(&[]), "Invalid parameter 'zz', expected one of: a, b, c, d, e, name".into())
     );
 }
 
@@ -1332,36 +920,18 @@ objects:
       b: {required: false, required_if: [a], type: {type_id: string}}
 "#,
     );
-    assert_eq!(
-        bad(&sc, "{}"),
-        (
-            p(&["b"]),
-            "This field is required because 'a' is set".into()
-        )
-    );
+    assert_eq!(bad(&sc, "{}"), (p(&["b"]), "This field is required because 'a' is set".into()));
 }
 
 #[test]
 fn error_display() {
-    let e = ValidationError {
-        path: p(&["a", "[0]"]),
-        message: "Must be at most 5".into(),
-    };
+    let e = ValidationError { path: p(&["a", "[0]"]), message: "Must be at most 5".into() };
     assert_eq!(e.to_string(), "a -> [0]: Must be at most 5");
-    let e = ValidationError {
-        path: vec![],
-        message: "Must be a map, got list".into(),
-    };
+    let e = ValidationError { path: vec![], message: "Must be a map, got list".into() };
     assert_eq!(e.to_string(), "Must be a map, got list");
-    let e = SchemaError {
-        path: p(&["objects", "R"]),
-        message: "boom".into(),
-    };
+    let e = SchemaError { path: p(&["objects", "R"]), message: "boom".into() };
     assert_eq!(e.to_string(), "objects -> R: boom");
-    assert_eq!(
-        e.prefixed(&["input"]).to_string(),
-        "input -> objects -> R: boom"
-    );
+    assert_eq!(e.prefixed(&["input"]).to_string(), "input -> objects -> R: boom");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1454,11 +1024,7 @@ fn malformed_schemas_are_errors_not_panics() {
     ];
     for (text, path, message) in cases {
         let e = schema_err(text);
-        assert_eq!(
-            (e.path, e.message),
-            (p(path), message.to_string()),
-            "schema {text}"
-        );
+        assert_eq!((e.path, e.message), (p(path), message.to_string()), "schema {text}");
     }
 }
 
@@ -1472,10 +1038,7 @@ fn plugin_schema_errors() {
     };
     assert_eq!(
         (e.path, e.message),
-        (
-            p(&["steps", "greet"]),
-            "Step ID 'hello' does not match its key 'greet'".to_string()
-        )
+        (p(&["steps", "greet"]), "Step ID 'hello' does not match its key 'greet'".to_string())
     );
     let e = match PluginSchema::from_value(&yaml(
         "{steps: {s: {input: {root: A, objects: {A: {id: A, properties: {}}}}, outputs: {ok: {}}}}}",
@@ -1485,19 +1048,13 @@ fn plugin_schema_errors() {
     };
     assert_eq!(
         (e.path, e.message),
-        (
-            p(&["steps", "s", "outputs", "ok"]),
-            "Missing required field 'schema'".to_string()
-        )
+        (p(&["steps", "s", "outputs", "ok"]), "Missing required field 'schema'".to_string())
     );
     let e = match PluginSchema::from_value(&yaml("{version: 3, schema: {}}")) {
         Ok(_) => panic!("must fail"),
         Err(e) => e,
     };
-    assert_eq!(
-        e.message,
-        "Invalid parameter 'schema', expected one of: steps"
-    );
+    assert_eq!(e.message, "Invalid parameter 'schema', expected one of: steps");
 }
 
 #[test]
@@ -1514,10 +1071,7 @@ fn deeply_nested_definitions_are_rejected_without_overflow() {
                 "A",
                 Value::map_from([
                     ("id", s("A")),
-                    (
-                        "properties",
-                        Value::map_from([("x", Value::map_from([("type", ty)]))]),
-                    ),
+                    ("properties", Value::map_from([("x", Value::map_from([("type", ty)]))])),
                 ]),
             )]),
         ),
@@ -1535,10 +1089,7 @@ fn deeply_nested_definitions_are_rejected_without_overflow() {
     for _ in 0..400 {
         v = Value::map_from([("l", Value::List(vec![v]))]);
     }
-    assert_eq!(
-        sc.validate(&v).map_err(|e| e.message),
-        Err("Value is nested too deeply".to_string())
-    );
+    assert_eq!(sc.validate(&v).map_err(|e| e.message), Err("Value is nested too deeply".to_string()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1555,10 +1106,7 @@ objects:
     );
     assert_eq!(
         sc.objects["R"].properties["p"].ty,
-        Type::Ref {
-            id: "InputParams".into(),
-            namespace: Some("$.steps.example.starting.inputs.input".into())
-        }
+        Type::Ref { id: "InputParams".into(), namespace: Some("$.steps.example.starting.inputs.input".into()) }
     );
     assert_eq!(
         bad(&sc, "{p: {x: 1}}"),
@@ -1567,13 +1115,7 @@ objects:
             "Namespaced references are not supported yet (object 'InputParams' in namespace '$.steps.example.starting.inputs.input')".into()
         )
     );
-    assert_eq!(
-        sc.expr_type(),
-        ExprType::object(
-            "R",
-            [("p".to_string(), ExprType::Any)].into_iter().collect()
-        )
-    );
+    assert_eq!(sc.expr_type(), ExprType::object("R", [("p".to_string(), ExprType::Any)].into_iter().collect()));
 
     let foreign = scope(
         r#"
@@ -1589,26 +1131,15 @@ objects:
         Ok(foreign.clone())
     });
     assert_eq!(result, Ok(()));
-    assert_eq!(
-        asked,
-        vec![(
-            "$.steps.example.starting.inputs.input".to_string(),
-            "InputParams".to_string()
-        )]
-    );
+    assert_eq!(asked, vec![("$.steps.example.starting.inputs.input".to_string(), "InputParams".to_string())]);
     assert_eq!(ok(&sc, "{p: {x: {n: '3'}}}"), yaml("{p: {x: {n: 3}}}"));
 
-    let mut unresolvable = scope(
-        r#"{root: R, objects: {R: {id: R, properties: {p: {type: {type_id: ref, id: Q, namespace: $.nope}}}}}}"#,
-    );
-    let e = unresolvable
-        .resolve_namespaced_refs(&mut |namespace, _| Err(format!("unknown namespace {namespace}")));
+    let mut unresolvable =
+        scope(r#"{root: R, objects: {R: {id: R, properties: {p: {type: {type_id: ref, id: Q, namespace: $.nope}}}}}}"#);
+    let e = unresolvable.resolve_namespaced_refs(&mut |namespace, _| Err(format!("unknown namespace {namespace}")));
     assert_eq!(
         e.map_err(|e| (e.path, e.message)),
-        Err((
-            p(&["objects", "R", "properties", "p", "type"]),
-            "unknown namespace $.nope".to_string()
-        ))
+        Err((p(&["objects", "R", "properties", "p", "type"]), "unknown namespace $.nope".to_string()))
     );
 }
 
@@ -1632,33 +1163,16 @@ fn expr_types_follow_the_schema() {
     assert_eq!(f["b"], ExprType::Bool);
     assert_eq!(f["a"], ExprType::Any);
     assert_eq!(f["l"], ExprType::List(Box::new(ExprType::Int)));
-    assert_eq!(
-        f["m"],
-        ExprType::Map(Box::new(ExprType::String), Box::new(ExprType::Int))
-    );
-    assert_eq!(
-        f["mi"],
-        ExprType::Map(Box::new(ExprType::Int), Box::new(ExprType::String))
-    );
+    assert_eq!(f["m"], ExprType::Map(Box::new(ExprType::String), Box::new(ExprType::Int)));
+    assert_eq!(f["mi"], ExprType::Map(Box::new(ExprType::Int), Box::new(ExprType::String)));
     assert_eq!(
         f["r"],
         ExprType::object(
             "Sub",
-            [
-                ("v".to_string(), ExprType::Int),
-                ("w".to_string(), ExprType::String)
-            ]
-            .into_iter()
-            .collect()
+            [("v".to_string(), ExprType::Int), ("w".to_string(), ExprType::String)].into_iter().collect()
         )
     );
-    assert_eq!(
-        f["sc"],
-        ExprType::object(
-            "Inner",
-            [("y".to_string(), ExprType::Int)].into_iter().collect()
-        )
-    );
+    assert_eq!(f["sc"], ExprType::object("Inner", [("y".to_string(), ExprType::Int)].into_iter().collect()));
     let ExprType::OneOf(members) = &f["os"] else {
         panic!("os must be a one-of");
     };
@@ -1673,12 +1187,7 @@ fn expr_types_follow_the_schema() {
     let greet = greet_from_yaml();
     assert_eq!(
         greet.steps["greet"].outputs["success"].schema.expr_type(),
-        ExprType::object(
-            "GreetSuccess",
-            [("message".to_string(), ExprType::String)]
-                .into_iter()
-                .collect()
-        )
+        ExprType::object("GreetSuccess", [("message".to_string(), ExprType::String)].into_iter().collect())
     );
 }
 
@@ -1868,22 +1377,12 @@ fn arb_type_def() -> impl Strategy<Value = Value> {
     .prop_map(yaml);
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
-            inner
-                .clone()
-                .prop_map(|items| Value::map_from([("type_id", s("list")), ("items", items)])),
+            inner.clone().prop_map(|items| Value::map_from([("type_id", s("list")), ("items", items)])),
             inner.clone().prop_map(|values| {
-                Value::map_from([
-                    ("type_id", s("map")),
-                    ("keys", yaml("{type_id: integer}")),
-                    ("values", values),
-                ])
+                Value::map_from([("type_id", s("map")), ("keys", yaml("{type_id: integer}")), ("values", values)])
             }),
             prop::collection::vec((inner, any::<bool>()), 0..3).prop_map(|props| {
-                Value::map_from([
-                    ("type_id", s("object")),
-                    ("id", s("Inline")),
-                    ("properties", props_value(props)),
-                ])
+                Value::map_from([("type_id", s("object")), ("id", s("Inline")), ("properties", props_value(props))])
             }),
         ]
     })
@@ -1904,18 +1403,13 @@ fn props_value(props: Vec<(Value, bool)>) -> Value {
 }
 
 fn arb_scope_def() -> impl Strategy<Value = Value> {
-    prop::collection::vec(
-        prop::collection::vec((arb_type_def(), any::<bool>()), 0..3),
-        3,
-    )
-    .prop_map(|objects| {
-        let objects =
-            Value::map_from(objects.into_iter().zip(["A", "B", "C"]).map(|(props, id)| {
-                (
-                    id,
-                    Value::map_from([("id", s(id)), ("properties", props_value(props))]),
-                )
-            }));
+    prop::collection::vec(prop::collection::vec((arb_type_def(), any::<bool>()), 0..3), 3).prop_map(|objects| {
+        let objects = Value::map_from(
+            objects
+                .into_iter()
+                .zip(["A", "B", "C"])
+                .map(|(props, id)| (id, Value::map_from([("id", s(id)), ("properties", props_value(props))]))),
+        );
         Value::map_from([("root", s("A")), ("objects", objects)])
     })
 }

@@ -62,10 +62,7 @@ impl Builder {
             .iter()
             .map(|(name, property)| (name.clone(), self.ty(&property.ty, scope, depth + 1)))
             .collect();
-        ExprType::Object(Arc::new(ObjectType {
-            id: object.id.clone(),
-            fields,
-        }))
+        ExprType::Object(Arc::new(ObjectType { id: object.id.clone(), fields }))
     }
 
     fn ty(&mut self, ty: &Type, scope: &Scope, depth: usize) -> ExprType {
@@ -75,24 +72,14 @@ impl Builder {
             Type::Float { .. } => ExprType::Float,
             Type::Bool => ExprType::Bool,
             Type::List { items, .. } => ExprType::List(Box::new(self.ty(items, scope, depth))),
-            Type::Map { keys, values, .. } => ExprType::Map(
-                Box::new(self.ty(keys, scope, depth)),
-                Box::new(self.ty(values, scope, depth)),
-            ),
+            Type::Map { keys, values, .. } => {
+                ExprType::Map(Box::new(self.ty(keys, scope, depth)), Box::new(self.ty(values, scope, depth)))
+            }
             Type::Object(object) => self.object(object, scope, depth),
-            Type::Ref {
-                id,
-                namespace: None,
-            } => self.referenced(id, scope, depth),
-            Type::Ref {
-                namespace: Some(_), ..
-            } => ExprType::Any,
+            Type::Ref { id, namespace: None } => self.referenced(id, scope, depth),
+            Type::Ref { namespace: Some(_), .. } => ExprType::Any,
             Type::Scope(inner) => self.scope(inner, depth),
-            Type::OneOfString {
-                types,
-                discriminator_field_name,
-                ..
-            } => {
+            Type::OneOfString { types, discriminator_field_name, .. } => {
                 let members = types
                     .values()
                     .map(|member| self.ty(member, scope, depth))
@@ -100,11 +87,7 @@ impl Builder {
                     .collect();
                 ExprType::OneOf(members)
             }
-            Type::OneOfInt {
-                types,
-                discriminator_field_name,
-                ..
-            } => {
+            Type::OneOfInt { types, discriminator_field_name, .. } => {
                 let members = types
                     .values()
                     .map(|member| self.ty(member, scope, depth))
@@ -124,10 +107,7 @@ fn with_field(t: ExprType, name: &str, field_type: ExprType) -> ExprType {
         ExprType::Object(object) if !object.fields.contains_key(name) => {
             let mut fields: BTreeMap<String, ExprType> = object.fields.clone();
             fields.insert(name.to_string(), field_type);
-            ExprType::Object(Arc::new(ObjectType {
-                id: object.id.clone(),
-                fields,
-            }))
+            ExprType::Object(Arc::new(ObjectType { id: object.id.clone(), fields }))
         }
         other => other,
     }

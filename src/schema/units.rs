@@ -13,12 +13,7 @@ pub struct Unit {
 
 impl Unit {
     fn names(&self) -> [&str; 4] {
-        [
-            &self.name_short_singular,
-            &self.name_short_plural,
-            &self.name_long_singular,
-            &self.name_long_plural,
-        ]
+        [&self.name_short_singular, &self.name_short_plural, &self.name_long_singular, &self.name_long_plural]
     }
 }
 
@@ -46,10 +41,7 @@ impl Units {
     pub fn parse(&self, data: &str) -> Result<UnitNumber, String> {
         let text = data.trim();
         if text.is_empty() {
-            return Err(format!(
-                "Empty string cannot be parsed as {}",
-                self.base_unit.name_long_plural
-            ));
+            return Err(format!("Empty string cannot be parsed as {}", self.base_unit.name_long_plural));
         }
         let mut rest = text;
         let mut int_total: i128 = 0;
@@ -92,16 +84,12 @@ impl Units {
             };
             match frac_part {
                 Some(frac) => {
-                    let number: f64 = format!("{int_part}.{frac}")
-                        .parse()
-                        .map_err(|_| self.format_error(data))?;
+                    let number: f64 = format!("{int_part}.{frac}").parse().map_err(|_| self.format_error(data))?;
                     float_total += number * multiplier as f64;
                     is_float = true;
                 }
                 None => {
-                    let number: i128 = int_part
-                        .parse()
-                        .map_err(|_| format!("Number out of range in '{data}'"))?;
+                    let number: i128 = int_part.parse().map_err(|_| format!("Number out of range in '{data}'"))?;
                     int_total = number
                         .checked_mul(i128::from(multiplier))
                         .and_then(|part| int_total.checked_add(part))
@@ -113,9 +101,7 @@ impl Units {
         if is_float {
             Ok(UnitNumber::Float(int_total as f64 + float_total))
         } else {
-            i64::try_from(int_total)
-                .map(UnitNumber::Int)
-                .map_err(|_| format!("Number out of range in '{data}'"))
+            i64::try_from(int_total).map(UnitNumber::Int).map_err(|_| format!("Number out of range in '{data}'"))
         }
     }
 
@@ -123,18 +109,10 @@ impl Units {
     /// larger multiplier, as in the SDKs whose regexes try the largest scale first.
     fn match_unit(&self, text: &str) -> Option<(i64, usize)> {
         let mut best: Option<(i64, usize)> = None;
-        let scales = self
-            .multipliers
-            .iter()
-            .rev()
-            .map(|(m, u)| (*m, u))
-            .chain(std::iter::once((1, &self.base_unit)));
+        let scales = self.multipliers.iter().rev().map(|(m, u)| (*m, u)).chain(std::iter::once((1, &self.base_unit)));
         for (multiplier, unit) in scales {
             for name in unit.names() {
-                if !name.is_empty()
-                    && text.starts_with(name)
-                    && best.map_or(true, |(_, len)| name.len() > len)
-                {
+                if !name.is_empty() && text.starts_with(name) && best.map_or(true, |(_, len)| name.len() > len) {
                     best = Some((multiplier, name.len()));
                 }
             }

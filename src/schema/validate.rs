@@ -19,10 +19,7 @@ impl Scope {
         let mut path = Vec::new();
         match self.root_object() {
             Some(object) => validate_object(object, self, v, &mut path),
-            None => fail(
-                &path,
-                format!("Root object '{}' not found in scope", self.root),
-            ),
+            None => fail(&path, format!("Root object '{}' not found in scope", self.root)),
         }
     }
 }
@@ -35,10 +32,7 @@ impl Type {
 }
 
 fn fail<T>(path: &[String], message: impl Into<String>) -> Result<T, ValidationError> {
-    Err(ValidationError {
-        path: path.to_vec(),
-        message: message.into(),
-    })
+    Err(ValidationError { path: path.to_vec(), message: message.into() })
 }
 
 /// Runs `f` with `segment` pushed on the path.
@@ -56,12 +50,7 @@ fn at<T>(
     result
 }
 
-fn validate_type(
-    ty: &Type,
-    scope: &Scope,
-    v: &Value,
-    path: &mut Vec<String>,
-) -> Result<Value, ValidationError> {
+fn validate_type(ty: &Type, scope: &Scope, v: &Value, path: &mut Vec<String>) -> Result<Value, ValidationError> {
     match ty {
         Type::String { min, max, pattern } => {
             let s = coerce_string(v).or_else(|m| fail(path, m))?;
@@ -98,13 +87,7 @@ fn validate_type(
             let s = coerce_string(v).or_else(|m| fail(path, m))?;
             if !values.contains_key(&s) {
                 let expected: Vec<&str> = values.keys().map(String::as_str).collect();
-                return fail(
-                    path,
-                    format!(
-                        "'{s}' is not a valid value, expected one of: {}",
-                        expected.join(", ")
-                    ),
-                );
+                return fail(path, format!("'{s}' is not a valid value, expected one of: {}", expected.join(", ")));
             }
             Ok(Value::String(s))
         }
@@ -112,13 +95,7 @@ fn validate_type(
             let i = coerce_int(v, units.as_ref()).or_else(|m| fail(path, m))?;
             if !values.contains_key(&i) {
                 let expected: Vec<String> = values.keys().map(i64::to_string).collect();
-                return fail(
-                    path,
-                    format!(
-                        "'{i}' is not a valid value, expected one of: {}",
-                        expected.join(", ")
-                    ),
-                );
+                return fail(path, format!("'{i}' is not a valid value, expected one of: {}", expected.join(", ")));
             }
             Ok(Value::Int(i))
         }
@@ -129,18 +106,11 @@ fn validate_type(
             check_count(list.len(), *min, *max).or_else(|m| fail(path, m))?;
             let mut out = Vec::with_capacity(list.len());
             for (i, item) in list.iter().enumerate() {
-                out.push(at(path, format!("[{i}]"), |path| {
-                    validate_type(items, scope, item, path)
-                })?);
+                out.push(at(path, format!("[{i}]"), |path| validate_type(items, scope, item, path))?);
             }
             Ok(Value::List(out))
         }
-        Type::Map {
-            keys,
-            values,
-            min,
-            max,
-        } => {
+        Type::Map { keys, values, min, max } => {
             let Value::Map(map) = v else {
                 return fail(path, format!("Must be a map, got {}", v.type_name()));
             };
@@ -158,24 +128,16 @@ fn validate_type(
                         other => {
                             return fail(
                                 path,
-                                format!(
-                                    "Map keys must be strings or integers, got {}",
-                                    other.type_name()
-                                ),
+                                format!("Map keys must be strings or integers, got {}", other.type_name()),
                             )
                         }
                     };
                     if out.contains_key(&new_key) {
-                        return fail(
-                            path,
-                            format!("Duplicate map key '{new_key}' after conversion"),
-                        );
+                        return fail(path, format!("Duplicate map key '{new_key}' after conversion"));
                     }
                     Ok(new_key)
                 })?;
-                let new_value = at(path, format!("[{key}]"), |path| {
-                    validate_type(values, scope, value, path)
-                })?;
+                let new_value = at(path, format!("[{key}]"), |path| validate_type(values, scope, value, path))?;
                 out.insert(new_key, new_value);
             }
             Ok(Value::Map(out))
@@ -187,47 +149,31 @@ fn validate_type(
         }
         Type::Scope(inner) => match inner.root_object() {
             Some(object) => validate_object(object, inner, v, path),
-            None => fail(
-                path,
-                format!("Root object '{}' not found in scope", inner.root),
-            ),
+            None => fail(path, format!("Root object '{}' not found in scope", inner.root)),
         },
-        Type::OneOfString {
-            types,
-            discriminator_field_name,
-            ..
-        } => validate_one_of(types, discriminator_field_name, scope, v, path, |raw| {
-            let s = coerce_string(raw)?;
-            Ok((s.clone(), Value::String(s)))
-        }),
-        Type::OneOfInt {
-            types,
-            discriminator_field_name,
-            ..
-        } => validate_one_of(types, discriminator_field_name, scope, v, path, |raw| {
-            let i = coerce_int(raw, None)?;
-            Ok((i, Value::Int(i)))
-        }),
+        Type::OneOfString { types, discriminator_field_name, .. } => {
+            validate_one_of(types, discriminator_field_name, scope, v, path, |raw| {
+                let s = coerce_string(raw)?;
+                Ok((s.clone(), Value::String(s)))
+            })
+        }
+        Type::OneOfInt { types, discriminator_field_name, .. } => {
+            validate_one_of(types, discriminator_field_name, scope, v, path, |raw| {
+                let i = coerce_int(raw, None)?;
+                Ok((i, Value::Int(i)))
+            })
+        }
         Type::Any => Ok(v.clone()),
     }
 }
 
 /// The object a ref points to. Namespaced refs must have been resolved by the workflow loader
 /// (`Scope::resolve_namespaced_refs`); one that is left is reported, not guessed.
-pub(super) fn resolve_ref<'a>(
-    id: &str,
-    namespace: Option<&str>,
-    scope: &'a Scope,
-) -> Result<&'a ObjectSchema, String> {
+pub(super) fn resolve_ref<'a>(id: &str, namespace: Option<&str>, scope: &'a Scope) -> Result<&'a ObjectSchema, String> {
     if let Some(namespace) = namespace {
-        return Err(format!(
-            "Namespaced references are not supported yet (object '{id}' in namespace '{namespace}')"
-        ));
+        return Err(format!("Namespaced references are not supported yet (object '{id}' in namespace '{namespace}')"));
     }
-    scope
-        .objects
-        .get(id)
-        .ok_or_else(|| format!("Referenced object '{id}' not found in scope"))
+    scope.objects.get(id).ok_or_else(|| format!("Referenced object '{id}' not found in scope"))
 }
 
 /// Checks a map against an object: unknown keys, then each property in sorted order (type and
@@ -251,25 +197,14 @@ fn validate_object(
         };
         if !object.properties.contains_key(&name) {
             let expected: Vec<&str> = object.properties.keys().map(String::as_str).collect();
-            return fail(
-                path,
-                format!(
-                    "Invalid parameter '{name}', expected one of: {}",
-                    expected.join(", ")
-                ),
-            );
+            return fail(path, format!("Invalid parameter '{name}', expected one of: {}", expected.join(", ")));
         }
         if !matches!(value, Value::Null) {
             given.insert(name, value);
         }
     }
-    let is_set = |name: &str| {
-        given.contains_key(name)
-            || object
-                .properties
-                .get(name)
-                .is_some_and(|p| p.default.is_some())
-    };
+    let is_set =
+        |name: &str| given.contains_key(name) || object.properties.get(name).is_some_and(|p| p.default.is_some());
     let mut out = Map::new();
     for (name, property) in &object.properties {
         let value = given.get(name).copied().or(property.default.as_ref());
@@ -279,26 +214,17 @@ fn validate_object(
                     return fail(path, "This field is required");
                 }
                 if let Some(other) = property.required_if.iter().find(|other| is_set(other)) {
-                    return fail(
-                        path,
-                        format!("This field is required because '{other}' is set"),
-                    );
+                    return fail(path, format!("This field is required because '{other}' is set"));
                 }
                 match property.required_if_not.as_slice() {
                     [] => {}
                     [other] if !is_set(other) => {
-                        return fail(
-                            path,
-                            format!("This field is required because '{other}' is not set"),
-                        );
+                        return fail(path, format!("This field is required because '{other}' is not set"));
                     }
                     others if !others.iter().any(|o| is_set(o)) => {
                         return fail(
                             path,
-                            format!(
-                                "This field is required because none of '{}' are set",
-                                others.join("', '")
-                            ),
+                            format!("This field is required because none of '{}' are set", others.join("', '")),
                         );
                     }
                     _ => {}
@@ -307,10 +233,7 @@ fn validate_object(
             };
             let normalized = validate_type(&property.ty, scope, value, path)?;
             if let Some(other) = property.conflicts.iter().find(|other| is_set(other)) {
-                return fail(
-                    path,
-                    format!("Field conflicts '{other}', set one of the two, not both"),
-                );
+                return fail(path, format!("Field conflicts '{other}', set one of the two, not both"));
             }
             out.insert(Key::Str(name.clone()), normalized);
             Ok(())
@@ -345,37 +268,20 @@ fn validate_one_of<K: Ord + std::fmt::Display>(
             Some(member) => Ok((member, discriminator)),
             None => {
                 let expected: Vec<String> = types.keys().map(ToString::to_string).collect();
-                fail(
-                    path,
-                    format!(
-                        "Invalid value for field: '{key}' expected one of: '{}'",
-                        expected.join("', '")
-                    ),
-                )
+                fail(path, format!("Invalid value for field: '{key}' expected one of: '{}'", expected.join("', '")))
             }
         }
     })?;
     let (object, member_scope) = match member {
-        Type::Ref { id, namespace } => (
-            resolve_ref(id, namespace.as_deref(), scope).or_else(|m| fail(path, m))?,
-            scope,
-        ),
+        Type::Ref { id, namespace } => {
+            (resolve_ref(id, namespace.as_deref(), scope).or_else(|m| fail(path, m))?, scope)
+        }
         Type::Object(object) => (object, scope),
         Type::Scope(inner) => match inner.root_object() {
             Some(object) => (object, inner),
-            None => {
-                return fail(
-                    path,
-                    format!("Root object '{}' not found in scope", inner.root),
-                )
-            }
+            None => return fail(path, format!("Root object '{}' not found in scope", inner.root)),
         },
-        other => {
-            return fail(
-                path,
-                format!("Invalid one_of member type {}", other.type_id()),
-            )
-        }
+        other => return fail(path, format!("Invalid one_of member type {}", other.type_id())),
     };
     let mut input = map.clone();
     if object.properties.contains_key(field) {
@@ -390,12 +296,7 @@ fn validate_one_of<K: Ord + std::fmt::Display>(
     Ok(out)
 }
 
-fn check_string(
-    s: &str,
-    min: Option<i64>,
-    max: Option<i64>,
-    pattern: Option<&StringPattern>,
-) -> Result<(), String> {
+fn check_string(s: &str, min: Option<i64>, max: Option<i64>, pattern: Option<&StringPattern>) -> Result<(), String> {
     let len = i64::try_from(s.chars().count()).unwrap_or(i64::MAX);
     if let Some(min) = min.filter(|min| len < *min) {
         return Err(format!("String must be at least {min} characters"));
@@ -420,11 +321,7 @@ fn check_regex(s: &str) -> Result<(), String> {
     match regex::Regex::new(s) {
         Ok(_) => Ok(()),
         Err(regex::Error::Syntax(message)) if !message.contains("not supported") => {
-            let detail = message
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
+            let detail = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
             Err(format!("Invalid regular expression: {}", detail.trim()))
         }
         Err(_) => Ok(()),
@@ -474,10 +371,7 @@ fn plain_int(s: &str) -> Option<Result<i64, String>> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(
-        s.parse::<i64>()
-            .map_err(|_| format!("Integer '{s}' is out of range")),
-    )
+    Some(s.parse::<i64>().map_err(|_| format!("Integer '{s}' is out of range")))
 }
 
 fn whole_float_to_int(f: f64) -> Result<i64, String> {

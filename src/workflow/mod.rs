@@ -86,15 +86,9 @@ impl Workflow {
 }
 
 fn load_nested(path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
-    let err = |message: String| Error::Workflow {
-        path: path.to_path_buf(),
-        message,
-    };
+    let err = |message: String| Error::Workflow { path: path.to_path_buf(), message };
     if depth > 16 {
-        return Err(err(
-            "foreach sub-workflows are nested more than 16 deep (is a workflow including itself?)"
-                .into(),
-        ));
+        return Err(err("foreach sub-workflows are nested more than 16 deep (is a workflow including itself?)".into()));
     }
     let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
     parse_text(&text, path, context, depth)
@@ -110,15 +104,8 @@ pub fn parse_text(text: &str, path: &Path, context: &Path, depth: usize) -> Resu
     parse(&doc, path, context, depth).map_err(err)
 }
 
-fn parse(
-    doc: &Y,
-    path: &Path,
-    context: &Path,
-    depth: usize,
-) -> std::result::Result<Workflow, String> {
-    let top = doc
-        .as_mapping()
-        .ok_or("the top level must be a map with version, input, steps and outputs")?;
+fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Result<Workflow, String> {
+    let top = doc.as_mapping().ok_or("the top level must be a map with version, input, steps and outputs")?;
     let mut version = None;
     let mut input = None;
     let mut steps_node = None;
@@ -154,12 +141,8 @@ fn parse(
         }
     }
     let input = match input {
-        None => {
-            return Err("'input' is required: the input scope schema (root and objects)".into())
-        }
-        Some(node) => {
-            Scope::from_value(&Value::from_yaml(node)).map_err(|e| format!("input: {e}"))?
-        }
+        None => return Err("'input' is required: the input scope schema (root and objects)".into()),
+        Some(node) => Scope::from_value(&Value::from_yaml(node)).map_err(|e| format!("input: {e}"))?,
     };
     let steps_map = match steps_node {
         None => return Err("'steps' is required and must have at least one step".into()),
@@ -168,74 +151,46 @@ fn parse(
     };
     let mut steps = BTreeMap::new();
     for (k, v) in steps_map {
-        let id = k
-            .as_str()
-            .ok_or_else(|| format!("step id {} must be a string", key_text(k)))?;
+        let id = k.as_str().ok_or_else(|| format!("step id {} must be a string", key_text(k)))?;
         check_id(id).map_err(|e| format!("steps -> {id}: {e}"))?;
         steps.insert(id.to_string(), parse_step(id, v, context, depth)?);
     }
     let outputs = match (outputs_node, output_node) {
-        (Some(_), Some(_)) => {
-            return Err("'outputs' and the deprecated 'output' cannot both be set".into())
-        }
+        (Some(_), Some(_)) => return Err("'outputs' and the deprecated 'output' cannot both be set".into()),
         (Some(Y::Mapping(m)), None) if !m.is_empty() => {
             let mut outputs = BTreeMap::new();
             for (k, v) in m {
-                let id = k
-                    .as_str()
-                    .ok_or_else(|| format!("output id {} must be a string", key_text(k)))?;
+                let id = k.as_str().ok_or_else(|| format!("output id {} must be a string", key_text(k)))?;
                 check_id(id).map_err(|e| format!("outputs -> {id}: {e}"))?;
-                outputs.insert(
-                    id.to_string(),
-                    Tree::from_yaml(v, &format!("outputs -> {id}"))?,
-                );
+                outputs.insert(id.to_string(), Tree::from_yaml(v, &format!("outputs -> {id}"))?);
             }
             outputs
         }
         (Some(_), None) => return Err("'outputs' must be a map with at least one output".into()),
-        (None, Some(node)) => [("success".to_string(), Tree::from_yaml(node, "output")?)]
-            .into_iter()
-            .collect(),
-        (None, None) => {
-            return Err("'outputs' is required: a map from output id to the data it returns".into())
-        }
+        (None, Some(node)) => [("success".to_string(), Tree::from_yaml(node, "output")?)].into_iter().collect(),
+        (None, None) => return Err("'outputs' is required: a map from output id to the data it returns".into()),
     };
     let mut output_schema = BTreeMap::new();
     if let Some(node) = output_schema_node {
-        let m = node
-            .as_mapping()
-            .ok_or("outputSchema must be a map from output id to {schema, error}")?;
+        let m = node.as_mapping().ok_or("outputSchema must be a map from output id to {schema, error}")?;
         for (k, v) in m {
-            let id = k
-                .as_str()
-                .ok_or("outputSchema keys must be strings")?
-                .to_string();
+            let id = k.as_str().ok_or("outputSchema keys must be strings")?.to_string();
             output_schema.insert(id.clone(), parse_declared_output(&id, v)?);
         }
         for id in outputs.keys() {
             if !output_schema.contains_key(id) {
-                return Err(format!("outputSchema has no entry for output '{id}' (when outputSchema is given, every output needs one)"));
+                return Err(format!(
+                    "outputSchema has no entry for output '{id}' (when outputSchema is given, every output needs one)"
+                ));
             }
         }
     }
-    Ok(Workflow {
-        path: path.to_path_buf(),
-        input,
-        steps,
-        outputs,
-        output_schema,
-        max_step_timeout,
-    })
+    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout })
 }
 
 fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
-    let m = v
-        .as_mapping()
-        .ok_or(format!("outputSchema -> {id} must be a map"))?;
-    let mut out = DeclaredOutput {
-        schema: None,
-        error: false,
-    };
+    let m = v.as_mapping().ok_or(format!("outputSchema -> {id} must be a map"))?;
+    let mut out = DeclaredOutput { schema: None, error: false };
     for (k, v) in m {
         match k.as_str() {
             Some("schema") => {
@@ -245,9 +200,7 @@ fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput,
                 )
             }
             Some("error") => {
-                out.error = v.as_bool().ok_or(format!(
-                    "outputSchema -> {id} -> error must be true or false"
-                ))?
+                out.error = v.as_bool().ok_or(format!("outputSchema -> {id} -> error must be true or false"))?
             }
             Some("display") => {}
             _ => {
@@ -261,31 +214,30 @@ fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput,
     Ok(out)
 }
 
-fn parse_step(
-    id: &str,
-    node: &Y,
-    context: &Path,
-    depth: usize,
-) -> std::result::Result<Step, String> {
+fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::Result<Step, String> {
     let at = format!("steps -> {id}");
     let m = node.as_mapping().ok_or(format!("{at} must be a map"))?;
     let kind = match m.get("kind") {
         None => "plugin",
         Some(Y::String(k)) => k.as_str(),
-        Some(other) => {
-            return Err(format!(
-                "{at} -> kind must be a string, got {}",
-                scalar_text(other)
-            ))
-        }
+        Some(other) => return Err(format!("{at} -> kind must be a string, got {}", scalar_text(other))),
     };
     let tree = |key: &str| -> std::result::Result<Option<Tree>, String> {
-        m.get(key)
-            .map(|v| Tree::from_yaml(v, &format!("{at} -> {key}")))
-            .transpose()
+        m.get(key).map(|v| Tree::from_yaml(v, &format!("{at} -> {key}"))).transpose()
     };
     let allowed: &[&str] = match kind {
-        "plugin" => &["kind", "plugin", "step", "input", "deploy", "enabled", "wait_for", "closure_wait_timeout", "stop_if", "timeout"],
+        "plugin" => &[
+            "kind",
+            "plugin",
+            "step",
+            "input",
+            "deploy",
+            "enabled",
+            "wait_for",
+            "closure_wait_timeout",
+            "stop_if",
+            "timeout",
+        ],
         "foreach" => &["kind", "workflow", "items", "parallelism", "enabled", "wait_for", "timeout"],
         other => {
             return Err(format!(
@@ -295,37 +247,24 @@ fn parse_step(
     };
     for k in m.keys() {
         if !k.as_str().is_some_and(|k| allowed.contains(&k)) {
-            return Err(format!(
-                "{at}: invalid key {}, expected one of: {}",
-                key_text(k),
-                allowed.join(", ")
-            ));
+            return Err(format!("{at}: invalid key {}, expected one of: {}", key_text(k), allowed.join(", ")));
         }
     }
-    let timeout = m
-        .get("timeout")
-        .map(|v| seconds(v, &format!("{at} -> timeout")))
-        .transpose()?;
+    let timeout = m.get("timeout").map(|v| seconds(v, &format!("{at} -> timeout"))).transpose()?;
     let kind = match kind {
         "plugin" => StepKind::Plugin(parse_plugin_step(&at, m, &tree)?),
         _ => {
-            let rel = m
-                .get("workflow")
-                .and_then(Y::as_str)
-                .ok_or(format!("{at} -> workflow is required: the sub-workflow file, relative to the context directory"))?;
+            let rel = m.get("workflow").and_then(Y::as_str).ok_or(format!(
+                "{at} -> workflow is required: the sub-workflow file, relative to the context directory"
+            ))?;
             let workflow_path = PathBuf::from(rel);
             let full = context.join(&workflow_path);
-            let sub = load_nested(&full, context, depth + 1)
-                .map_err(|e| format!("{at} -> workflow: {e}"))?;
+            let sub = load_nested(&full, context, depth + 1).map_err(|e| format!("{at} -> workflow: {e}"))?;
             if !sub.outputs.contains_key("success") {
-                return Err(format!(
-                    "{at}: the sub-workflow {} must have an output named 'success'",
-                    rel
-                ));
+                return Err(format!("{at}: the sub-workflow {} must have an output named 'success'", rel));
             }
-            let items = tree("items")?.ok_or(format!(
-                "{at} -> items is required: the list to run the sub-workflow for"
-            ))?;
+            let items =
+                tree("items")?.ok_or(format!("{at} -> items is required: the list to run the sub-workflow for"))?;
             StepKind::Foreach(ForeachStep {
                 workflow_path,
                 workflow: Box::new(sub),
@@ -351,11 +290,7 @@ fn parse_plugin_step(
     tree: &dyn Fn(&str) -> std::result::Result<Option<Tree>, String>,
 ) -> std::result::Result<PluginStep, String> {
     let (deployment_type, src, module) = match m.get("plugin") {
-        None => {
-            return Err(format!(
-                "{at} -> plugin is required: {{deployment_type: python, src: <module spec>}}"
-            ))
-        }
+        None => return Err(format!("{at} -> plugin is required: {{deployment_type: python, src: <module spec>}}")),
         // The legacy string form shown in the python deployer's README.
         Some(Y::String(src)) => ("python".to_string(), src.clone(), None),
         Some(Y::Mapping(p)) => {
@@ -364,10 +299,7 @@ fn parse_plugin_step(
             let mut module = None;
             for (k, v) in p {
                 let text = || {
-                    v.as_str().map(str::to_string).ok_or(format!(
-                        "{at} -> plugin -> {} must be a string",
-                        key_text(k)
-                    ))
+                    v.as_str().map(str::to_string).ok_or(format!("{at} -> plugin -> {} must be a string", key_text(k)))
                 };
                 match k.as_str() {
                     Some("deployment_type") => deployment_type = Some(text()?),
@@ -381,68 +313,41 @@ fn parse_plugin_step(
                     }
                 }
             }
-            let deployment_type = deployment_type.ok_or(format!(
-                "{at} -> plugin -> deployment_type is required (python)"
-            ))?;
-            let src = src.filter(|s| !s.is_empty()).ok_or(format!(
-                "{at} -> plugin -> src is required: the module spec"
-            ))?;
+            let deployment_type =
+                deployment_type.ok_or(format!("{at} -> plugin -> deployment_type is required (python)"))?;
+            let src =
+                src.filter(|s| !s.is_empty()).ok_or(format!("{at} -> plugin -> src is required: the module spec"))?;
             (deployment_type, src, module)
         }
         Some(other) => {
-            return Err(format!(
-                "{at} -> plugin must be a map or a module spec string, got {}",
-                scalar_text(other)
-            ))
+            return Err(format!("{at} -> plugin must be a map or a module spec string, got {}", scalar_text(other)))
         }
     };
     let step = match m.get("step") {
         None => None,
         Some(Y::String(s)) => Some(s.clone()),
-        Some(other) => {
-            return Err(format!(
-                "{at} -> step must be a string, got {}",
-                scalar_text(other)
-            ))
-        }
+        Some(other) => return Err(format!("{at} -> step must be a string, got {}", scalar_text(other))),
     };
-    let input = tree("input")?.ok_or(format!(
-        "{at} -> input is required (use input: {{}} for a step without input)"
-    ))?;
-    Ok(PluginStep {
-        deployment_type,
-        src,
-        module,
-        step,
-        input,
-        deploy: tree("deploy")?,
-    })
+    let input =
+        tree("input")?.ok_or(format!("{at} -> input is required (use input: {{}} for a step without input)"))?;
+    Ok(PluginStep { deployment_type, src, module, step, input, deploy: tree("deploy")? })
 }
 
 fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {
     match v {
-        Y::Number(n) => n
-            .as_f64()
-            .ok_or(format!("{at} must be a number of seconds")),
-        _ => Err(format!(
-            "{at} must be a number of seconds (-1 for unlimited), got {}",
-            scalar_text(v)
-        )),
+        Y::Number(n) => n.as_f64().ok_or(format!("{at} must be a number of seconds")),
+        _ => Err(format!("{at} must be a number of seconds (-1 for unlimited), got {}", scalar_text(v))),
     }
 }
 
 fn check_id(id: &str) -> std::result::Result<(), String> {
     let ok = !id.is_empty()
         && id.len() <= 255
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '@' | '-' | '_'));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '$' | '@' | '-' | '_'));
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "'{id}' is not a valid id (1-255 of letters, digits, '-', '_', '$', '@')"
-        ))
+        Err(format!("'{id}' is not a valid id (1-255 of letters, digits, '-', '_', '$', '@')"))
     }
 }
 
@@ -454,9 +359,7 @@ fn key_text(k: &Y) -> String {
 }
 
 fn scalar_text(v: &Y) -> String {
-    serde_yaml::to_string(v)
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| format!("{v:?}"))
+    serde_yaml::to_string(v).map(|s| s.trim().to_string()).unwrap_or_else(|_| format!("{v:?}"))
 }
 
 #[cfg(test)]
@@ -476,12 +379,35 @@ mod tests {
     }
 
     const FRAGMENTS: &[&str] = &[
-        "version: v0.2.0\n", "input: {root: I, objects: {I: {id: I, properties: {}}}}\n", "steps:\n", "  a:\n",
-        "    plugin: {deployment_type: python, src: x}\n", "    plugin: x\n", "    kind: foreach\n", "    workflow: sub.yaml\n",
-        "    input: !expr $.input\n", "    input: {a: !oneof {discriminator: d, one_of: {x: {}}}}\n", "    enabled: !expr '1 +'\n",
-        "    wait_for: !ordisabled $.steps.a.outputs\n", "outputs:\n", "  success: {a: !wait-optional $.steps}\n", "output: 5\n",
-        "outputSchema: {success: {schema: 1}}\n", "&a x: *a\n", "- - -\n", "{", "]", "!!binary aGVsbG8=\n", "maxStepTimeout: .nan\n",
-        "    timeout: -1\n", "  ? [a]\n  : b\n", "\t", "'", "\"\\u0000\"\n", "~\n", "steps: {a: 1}\n",
+        "version: v0.2.0\n",
+        "input: {root: I, objects: {I: {id: I, properties: {}}}}\n",
+        "steps:\n",
+        "  a:\n",
+        "    plugin: {deployment_type: python, src: x}\n",
+        "    plugin: x\n",
+        "    kind: foreach\n",
+        "    workflow: sub.yaml\n",
+        "    input: !expr $.input\n",
+        "    input: {a: !oneof {discriminator: d, one_of: {x: {}}}}\n",
+        "    enabled: !expr '1 +'\n",
+        "    wait_for: !ordisabled $.steps.a.outputs\n",
+        "outputs:\n",
+        "  success: {a: !wait-optional $.steps}\n",
+        "output: 5\n",
+        "outputSchema: {success: {schema: 1}}\n",
+        "&a x: *a\n",
+        "- - -\n",
+        "{",
+        "]",
+        "!!binary aGVsbG8=\n",
+        "maxStepTimeout: .nan\n",
+        "    timeout: -1\n",
+        "  ? [a]\n  : b\n",
+        "\t",
+        "'",
+        "\"\\u0000\"\n",
+        "~\n",
+        "steps: {a: 1}\n",
     ];
 
     proptest! {

@@ -34,16 +34,8 @@ impl Tree {
                 let tag = tag.trim_start_matches('!');
                 match tag {
                     "expr" => Ok(Tree::Expr(parse_expr(&tagged.value, at, "!expr")?)),
-                    "wait-optional" => Ok(Tree::WaitOptional(parse_expr(
-                        &tagged.value,
-                        at,
-                        "!wait-optional",
-                    )?)),
-                    "soft-optional" => Ok(Tree::SoftOptional(parse_expr(
-                        &tagged.value,
-                        at,
-                        "!soft-optional",
-                    )?)),
+                    "wait-optional" => Ok(Tree::WaitOptional(parse_expr(&tagged.value, at, "!wait-optional")?)),
+                    "soft-optional" => Ok(Tree::SoftOptional(parse_expr(&tagged.value, at, "!soft-optional")?)),
                     "ordisabled" => ordisabled(&tagged.value, at),
                     "oneof" => oneof(&tagged.value, at),
                     // Unknown tags are kept as plain data, as the reference engine does.
@@ -122,12 +114,7 @@ fn parse_expr(y: &serde_yaml::Value, at: &str, tag: &str) -> Result<Expr, String
         serde_yaml::Value::Bool(b) => b.to_string(),
         _ => return Err(format!("{tag} found on a non-string node at {at}")),
     };
-    Expr::parse(&text).map_err(|e| {
-        format!(
-            "failed to compile expression at {at} ({}): {e}",
-            text.trim()
-        )
-    })
+    Expr::parse(&text).map_err(|e| format!("failed to compile expression at {at} ({}): {e}", text.trim()))
 }
 
 fn ordisabled(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
@@ -137,77 +124,46 @@ fn ordisabled(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
     let path = path.trim();
     let parts: Vec<&str> = path.trim_start_matches("$.").split('.').collect();
     if parts.len() < 3 || parts[0] != "steps" {
-        return Err(format!(
-            "!ordisabled at {at} needs a path like $.steps.ID.outputs.success, got '{path}'"
-        ));
+        return Err(format!("!ordisabled at {at} needs a path like $.steps.ID.outputs.success, got '{path}'"));
     }
-    let full = if path.starts_with("$.") {
-        path.to_string()
-    } else {
-        format!("$.{path}")
-    };
-    let enabled =
-        Expr::parse(&full).map_err(|e| format!("failed to compile expression at {at}: {e}"))?;
+    let full = if path.starts_with("$.") { path.to_string() } else { format!("$.{path}") };
+    let enabled = Expr::parse(&full).map_err(|e| format!("failed to compile expression at {at}: {e}"))?;
     let disabled = Expr::parse(&format!("$.steps.{}.disabled.output", parts[1]))
         .map_err(|e| format!("failed to compile expression at {at}: {e}"))?;
     Ok(Tree::OneOf {
         discriminator: "result".into(),
-        options: [
-            ("enabled".to_string(), Tree::Expr(enabled)),
-            ("disabled".to_string(), Tree::Expr(disabled)),
-        ]
-        .into_iter()
-        .collect(),
+        options: [("enabled".to_string(), Tree::Expr(enabled)), ("disabled".to_string(), Tree::Expr(disabled))]
+            .into_iter()
+            .collect(),
     })
 }
 
 fn oneof(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
     let serde_yaml::Value::Mapping(m) = y else {
-        return Err(format!(
-            "!oneof at {at} must be a map with 'discriminator' and 'one_of'"
-        ));
+        return Err(format!("!oneof at {at} must be a map with 'discriminator' and 'one_of'"));
     };
     let mut discriminator = None;
     let mut options = BTreeMap::new();
     for (k, v) in m {
         match k.as_str() {
             Some("discriminator") => {
-                discriminator = Some(
-                    v.as_str()
-                        .ok_or(format!("{at} -> discriminator must be a string"))?
-                        .to_string(),
-                )
+                discriminator = Some(v.as_str().ok_or(format!("{at} -> discriminator must be a string"))?.to_string())
             }
             Some("one_of") => {
                 let serde_yaml::Value::Mapping(opts) = v else {
                     return Err(format!("{at} -> one_of must be a map of options"));
                 };
                 for (ok, ov) in opts {
-                    let key = Value::from_yaml(ok)
-                        .to_string()
-                        .trim_matches('"')
-                        .to_string();
-                    options.insert(
-                        key.clone(),
-                        Tree::from_yaml(ov, &format!("{at} -> one_of -> {key}"))?,
-                    );
+                    let key = Value::from_yaml(ok).to_string().trim_matches('"').to_string();
+                    options.insert(key.clone(), Tree::from_yaml(ov, &format!("{at} -> one_of -> {key}"))?);
                 }
             }
-            _ => {
-                return Err(format!(
-                    "{at}: invalid key {k:?} in !oneof, expected discriminator and one_of"
-                ))
-            }
+            _ => return Err(format!("{at}: invalid key {k:?} in !oneof, expected discriminator and one_of")),
         }
     }
     let discriminator = discriminator.ok_or(format!("{at}: !oneof needs a 'discriminator'"))?;
     if options.is_empty() {
-        return Err(format!(
-            "{at}: !oneof needs at least one option in 'one_of'"
-        ));
+        return Err(format!("{at}: !oneof needs at least one option in 'one_of'"));
     }
-    Ok(Tree::OneOf {
-        discriminator,
-        options,
-    })
+    Ok(Tree::OneOf { discriminator, options })
 }

@@ -191,11 +191,19 @@ outputs:
     let out: RunOutput = child.wait_with_output().unwrap().into();
     out.assert_code(130);
     assert!(started.elapsed() < Duration::from_secs(15), "graceful cancel took too long");
-    let pids: Vec<i32> = fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let pids: Vec<i32> =
+        fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert!(alive(&pids).is_empty(), "plugin processes survived: {pids:?}");
-    let runs: RunOutput = Command::new(bin()).args(["runs", "--json", "--workdir"]).arg(&case.workdir).output().unwrap().into();
+    let runs: RunOutput =
+        Command::new(bin()).args(["runs", "--json", "--workdir"]).arg(&case.workdir).output().unwrap().into();
     let runs: serde_json::Value = serde_json::from_str(&runs.stdout).unwrap();
-    let mine = runs.as_array().unwrap().iter().find(|r| r["workflow"].as_str().unwrap_or("").starts_with(&case.dir.path().display().to_string())).cloned().unwrap();
+    let mine = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workflow"].as_str().unwrap_or("").starts_with(&case.dir.path().display().to_string()))
+        .cloned()
+        .unwrap();
     assert_eq!(mine["status"], "Cancelled");
 }
 

@@ -134,7 +134,10 @@ fn local_path_and_pypi_forms() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let case = echo_case("arcaflow-plugin-testkit==0.1.0", &workdir);
-    case.config(&format!("deployers:\n  python:\n    deployer_name: python\n    findLinks: [\"{}\"]\n", wheels.display()));
+    case.config(&format!(
+        "deployers:\n  python:\n    deployer_name: python\n    findLinks: [\"{}\"]\n",
+        wheels.display()
+    ));
     assert_eq!(flavor(&case), "edited");
 }
 
@@ -181,7 +184,8 @@ fn concurrent_runs_on_an_empty_workdir_build_once_and_all_succeed() {
     let repo = make_plugin_repo(&tmp.path().join("repo"), true);
     let workdir = tmp.path().join("wd");
     let cases: Vec<Case> = (0..4).map(|_| echo_case(&repo.spec(), &workdir)).collect();
-    let children: Vec<_> = cases.iter().map(|c| c.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    let children: Vec<_> =
+        cases.iter().map(|c| c.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
     for child in children {
         let out: crate::support::RunOutput = child.wait_with_output().unwrap().into();
         out.assert_code(0);
@@ -252,7 +256,9 @@ fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .filter(|e| e.file_type().is_file())
-        .filter(|e| fs::read(e.path()).map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())).unwrap_or(false))
+        .filter(|e| {
+            fs::read(e.path()).map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())).unwrap_or(false)
+        })
         .map(|e| e.path().to_path_buf())
         .collect()
 }

@@ -164,7 +164,11 @@ fn a_failed_install_shows_the_installers_output_and_caches_nothing() {
     ));
     let out = case.run();
     out.assert_code(1);
-    assert!(out.stderr.contains("arcaflow-py-no-such-dependency-xyz"), "the installer's output is shown: {}", out.stderr);
+    assert!(
+        out.stderr.contains("arcaflow-py-no-such-dependency-xyz"),
+        "the installer's output is shown: {}",
+        out.stderr
+    );
     assert_eq!(complete_builds(&case.workdir), 0);
     // And nothing half-built is picked up by the next attempt either.
     let out = case.run();

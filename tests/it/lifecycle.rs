@@ -137,7 +137,8 @@ outputs:
     )));
     let out = case.run();
     out.assert_code(0);
-    let pids: Vec<i32> = fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let pids: Vec<i32> =
+        fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert!(alive(&pids).is_empty(), "the hanging step survived the run: {pids:?}");
 }
 
@@ -278,7 +279,8 @@ fn max_step_timeout_from_config_stops_a_hanging_step() {
     let out = case.run();
     out.assert_code(3);
     assert!(out.stderr.contains("timed out after 1 s"), "{}", out.stderr);
-    let pids: Vec<i32> = fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let pids: Vec<i32> =
+        fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert!(alive(&pids).is_empty());
 }
 

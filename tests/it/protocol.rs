@@ -52,7 +52,10 @@ fn every_type_in_a_step_input_is_validated_before_the_plugin_runs() {
         ("name: abc\ntags: [[1]]", Err("step 'types' input -> tags -> [0]:")),
         ("name: abc\nextra: {k: x}", Err("step 'types' input -> extra -> [k]:")),
         ("name: abc\npoint: {y: 1}", Err("step 'types' input -> point -> x: This field is required")),
-        ("name: abc\nalias: {kind: zzz}", Err("step 'types' input -> alias -> kind: Invalid value for field: 'zzz' expected one of: 'full', 'nick'")),
+        (
+            "name: abc\nalias: {kind: zzz}",
+            Err("step 'types' input -> alias -> kind: Invalid value for field: 'zzz' expected one of: 'full', 'nick'"),
+        ),
         ("name: abc\nregex: '('", Err("step 'types' input -> regex:")),
         ("name: abc\nbogus: 1", Err("Invalid parameter 'bogus', expected one of:")),
     ];
@@ -128,7 +131,12 @@ fn a_module_that_does_not_exist_shows_pythons_error() {
     ));
     let out = case.run();
     out.assert_code(1);
-    assert!(out.stderr.contains("No module named no_such_module") || out.stderr.contains("No module named 'no_such_module'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No module named no_such_module")
+            || out.stderr.contains("No module named 'no_such_module'"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -149,7 +157,8 @@ fn a_hanging_step_times_out_and_its_whole_process_group_is_gone() {
     let out = case.run();
     out.assert_code(3);
     assert!(out.stderr.contains("timed out after 2 s"), "{}", out.stderr);
-    let pids: Vec<i32> = fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
+    let pids: Vec<i32> =
+        fs::read_to_string(&pid_file).unwrap().split_whitespace().map(|p| p.parse().unwrap()).collect();
     assert_eq!(pids.len(), 2, "the step and its child");
     assert!(alive(&pids).is_empty(), "processes survived: {:?}", alive(&pids));
 }

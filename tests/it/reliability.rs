@@ -40,8 +40,10 @@ fn eight_concurrent_twenty_step_runs_on_one_workdir_repeatedly() {
                 c
             })
             .collect();
-        let children: Vec<_> =
-            cases.iter().map(|c| c.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+        let children: Vec<_> = cases
+            .iter()
+            .map(|c| c.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+            .collect();
         for child in children {
             let out: RunOutput = child.wait_with_output().unwrap().into();
             assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
@@ -54,7 +56,8 @@ fn eight_concurrent_twenty_step_runs_on_one_workdir_repeatedly() {
     // One venv for the one module, however many runs raced to build it.
     let entries: Vec<_> = fs::read_dir(workdir.join("venvs")).unwrap().flatten().collect();
     assert_eq!(entries.len(), 1);
-    let builds = fs::read_dir(entries[0].path()).unwrap().flatten().filter(|e| e.path().join("meta.json").exists()).count();
+    let builds =
+        fs::read_dir(entries[0].path()).unwrap().flatten().filter(|e| e.path().join("meta.json").exists()).count();
     assert_eq!(builds, 1);
     // No plugin process and no run scratch directory is left behind.
     let pids: Vec<i32> = all_pids.into_iter().collect();
@@ -97,14 +100,16 @@ fn a_workdir_that_is_a_symlink_or_writable_by_others_is_refused() {
 
 #[test]
 fn plugins_get_only_the_environment_they_need() {
-    let case = Case::new().env("SECRET_TOKEN", "hunter2").env("ARCAFLOW_PLUGIN_SETTING", "on").env("PYTHONPATH", "/evil");
+    let case =
+        Case::new().env("SECRET_TOKEN", "hunter2").env("ARCAFLOW_PLUGIN_SETTING", "on").env("PYTHONPATH", "/evil");
     case.workflow(&with_spec(&format!(
         "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  e:\n    plugin: {{deployment_type: python, src: \"SPEC\"}}\n    step: env\n    input: {{}}\noutputs:\n  success: {{names: !expr $.steps.e.outputs.success.names, cwd: !expr $.steps.e.outputs.success.cwd}}\n"
     )));
     let out = case.run();
     out.assert_code(0);
     let doc = out.yaml();
-    let names: Vec<&str> = doc["output_data"]["names"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    let names: Vec<&str> =
+        doc["output_data"]["names"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert!(!names.contains(&"SECRET_TOKEN"), "{names:?}");
     assert!(!names.contains(&"PYTHONPATH"), "{names:?}");
     assert!(names.contains(&"ARCAFLOW_PLUGIN_SETTING"), "{names:?}");

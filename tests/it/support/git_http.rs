@@ -136,7 +136,11 @@ fn serve(stream: TcpStream, root: &PathBuf, expected_auth: Option<&str>, cut: Op
     child.stdout.take().unwrap().read_to_end(&mut cgi)?;
     let _ = writer.join();
     let _ = child.wait();
-    let split = cgi.windows(4).position(|w| w == b"\r\n\r\n").map(|i| (i, 4)).or_else(|| cgi.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
+    let split = cgi
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| cgi.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let (head, body) = match split {
         Some((i, n)) => (String::from_utf8_lossy(&cgi[..i]).to_string(), cgi[i + n..].to_vec()),
         None => (String::new(), cgi),

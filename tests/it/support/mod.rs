@@ -160,7 +160,8 @@ pub struct RunOutput {
 
 impl RunOutput {
     pub fn yaml(&self) -> serde_yaml::Value {
-        serde_yaml::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not YAML ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_yaml::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not YAML ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
     #[track_caller]
