@@ -113,7 +113,7 @@ impl Deployer {
     pub fn interpreter(&self) -> Result<&Interpreter> {
         self.interpreter
             .get_or_init(|| {
-                python::resolve(self.cfg.python_path.as_deref(), self.cfg.python_semver.as_deref())
+                python::resolve(self.cfg.python_path.as_deref(), self.cfg.python_semver.as_deref(), Some(self.workdir.root()))
                     .map_err(|e| e.to_string())
             })
             .as_ref()
