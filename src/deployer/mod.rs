@@ -113,8 +113,12 @@ impl Deployer {
     pub fn interpreter(&self) -> Result<&Interpreter> {
         self.interpreter
             .get_or_init(|| {
-                python::resolve(self.cfg.python_path.as_deref(), self.cfg.python_semver.as_deref(), Some(self.workdir.root()))
-                    .map_err(|e| e.to_string())
+                python::resolve(
+                    self.cfg.python_path.as_deref(),
+                    self.cfg.python_semver.as_deref(),
+                    Some(self.workdir.root()),
+                )
+                .map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|m| Error::Deploy { plugin: "python".into(), message: m.clone() })

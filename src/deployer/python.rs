@@ -86,13 +86,16 @@ fn pyenv_target(found: &Path) -> Option<PathBuf> {
     }
     let root = shims.parent()?;
     let name = found.file_name()?;
-    let from_file =
-        |p: &Path| std::fs::read_to_string(p).ok().map(|t| t.split_whitespace().map(str::to_string).collect::<Vec<_>>());
+    let from_file = |p: &Path| {
+        std::fs::read_to_string(p).ok().map(|t| t.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+    };
     let versions: Vec<String> = match std::env::var("PYENV_VERSION") {
         Ok(v) if !v.is_empty() => v.split(':').map(str::to_string).collect(),
         _ => {
             let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors().find_map(|d| from_file(&d.join(".python-version"))).or_else(|| from_file(&root.join("version")))?
+            cwd.ancestors()
+                .find_map(|d| from_file(&d.join(".python-version")))
+                .or_else(|| from_file(&root.join("version")))?
         }
     };
     match versions.as_slice() {

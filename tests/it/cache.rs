@@ -10,29 +10,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::{bin, git, make_plugin_repo, Case, Repo, RunOutput};
-
-fn echo_workflow(spec: &str) -> String {
-    format!(
-        r#"
-version: v0.2.0
-input:
-  root: In
-  objects:
-    In:
-      id: In
-      properties:
-        sleep: {{type: {{type_id: float}}, required: false, default: "0"}}
-steps:
-  hello:
-    plugin: {{deployment_type: python, src: "{spec}"}}
-    step: echo
-    input: {{msg: hi, sleep: !expr $.input.sleep}}
-outputs:
-  success: {{msg: !expr $.steps.hello.outputs.success.msg, flavor: !expr $.steps.hello.outputs.success.flavor}}
-"#
-    )
-}
+use crate::support::{bin, echo_workflow, git, make_plugin_repo, Case, Repo, RunOutput};
 
 /// A test's own workdir, the repositories it runs plugins from, and helpers to fill and inspect it.
 struct Fixture {

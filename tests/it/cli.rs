@@ -178,7 +178,7 @@ outputs:
 "#,
         pid_file.display()
     )));
-    let mut child = case.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = case.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !pid_file.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

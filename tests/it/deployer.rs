@@ -7,29 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::git_http::GitHttpServer;
-use crate::support::{bin, git, make_plugin_repo, Case, Repo};
-
-fn echo_workflow(spec: &str) -> String {
-    format!(
-        r#"
-version: v0.2.0
-input:
-  root: In
-  objects:
-    In:
-      id: In
-      properties:
-        sleep: {{type: {{type_id: float}}, required: false, default: "0"}}
-steps:
-  hello:
-    plugin: {{deployment_type: python, src: "{spec}"}}
-    step: echo
-    input: {{msg: hi, sleep: !expr $.input.sleep}}
-outputs:
-  success: {{msg: !expr $.steps.hello.outputs.success.msg, flavor: !expr $.steps.hello.outputs.success.flavor}}
-"#
-    )
-}
+use crate::support::{bin, complete_builds, echo_workflow, git, make_plugin_repo, Case, Repo};
 
 fn echo_case(spec: &str, workdir: &Path) -> Case {
     let mut case = Case::new();
@@ -42,19 +20,6 @@ fn flavor(case: &Case) -> String {
     let out = case.run();
     out.assert_code(0);
     out.yaml()["output_data"]["flavor"].as_str().unwrap_or_default().to_string()
-}
-
-/// Builds (entry dirs with a complete build) in a workdir.
-fn complete_builds(workdir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(workdir.join("venvs")).into_iter().flatten().flatten() {
-        for b in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
-            if b.path().join("meta.json").exists() {
-                out.push(b.path());
-            }
-        }
-    }
-    out
 }
 
 /// A repo with a tag `v1` on the first commit and a branch `dev` one commit ahead.

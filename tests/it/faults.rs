@@ -7,31 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::git_http::GitHttpServer;
-use crate::support::{alive, bin, git, make_plugin_repo, shared_repo, with_spec, Case, RunOutput};
+use crate::support::{
+    alive, bin, complete_builds, git, make_plugin_repo, read_pids as pids, shared_repo, wait_for_file, with_spec, Case,
+    RunOutput,
+};
 
 const EMPTY_INPUT: &str = "input: {root: In, objects: {In: {id: In, properties: {}}}}";
-
-fn complete_builds(workdir: &Path) -> usize {
-    fs::read_dir(workdir.join("venvs"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten().flatten())
-        .filter(|b| b.path().join("meta.json").exists())
-        .count()
-}
-
-fn wait_for_file(p: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !p.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(100));
-}
-
-fn pids(p: &Path) -> Vec<i32> {
-    fs::read_to_string(p).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect()
-}
 
 #[test]
 fn a_plugin_killed_mid_step_crashes_that_step_only() {
@@ -169,7 +150,7 @@ fn a_failed_install_shows_the_installers_output_and_caches_nothing() {
         "the installer's output is shown: {}",
         out.stderr
     );
-    assert_eq!(complete_builds(&case.workdir), 0);
+    assert_eq!(complete_builds(&case.workdir).len(), 0);
     // And nothing half-built is picked up by the next attempt either.
     let out = case.run();
     out.assert_code(1);
@@ -206,13 +187,13 @@ fn a_full_disk_is_a_clear_error_and_leaves_the_cache_consistent() {
         "the message says the disk is full: {}",
         out.stderr
     );
-    assert_eq!(complete_builds(&case.workdir), 0);
+    assert_eq!(complete_builds(&case.workdir).len(), 0);
     // Make room: the same workdir now works.
     let grown = Command::new("mount").args(["-o", "remount,size=400m"]).arg(&mount).status().unwrap();
     assert!(grown.success());
     let out = case.run();
     out.assert_code(0);
-    assert_eq!(complete_builds(&case.workdir), 1);
+    assert_eq!(complete_builds(&case.workdir).len(), 1);
 }
 
 #[test]

@@ -272,3 +272,53 @@ pub fn alive(pids: &[i32]) -> Vec<i32> {
         })
         .collect()
 }
+
+/// A one-step workflow running the test plugin's `echo` on `spec`; input `sleep` (seconds) is optional.
+pub fn echo_workflow(spec: &str) -> String {
+    format!(
+        r#"
+version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        sleep: {{type: {{type_id: float}}, required: false, default: "0"}}
+steps:
+  hello:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: {{msg: hi, sleep: !expr $.input.sleep}}
+outputs:
+  success: {{msg: !expr $.steps.hello.outputs.success.msg, flavor: !expr $.steps.hello.outputs.success.flavor}}
+"#
+    )
+}
+
+/// Complete builds (those with meta.json) in a workdir.
+pub fn complete_builds(workdir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(workdir.join("venvs")).into_iter().flatten().flatten() {
+        for b in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+            if b.path().join("meta.json").exists() {
+                out.push(b.path());
+            }
+        }
+    }
+    out
+}
+
+/// Waits (up to 30 s) for a file a plugin step writes, e.g. the `hang` step's pid file.
+pub fn wait_for_file(p: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !p.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// The pids a `hang` step wrote: its own and its child's.
+pub fn read_pids(p: &Path) -> Vec<i32> {
+    fs::read_to_string(p).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect()
+}
