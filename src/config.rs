@@ -54,6 +54,7 @@ pub struct PythonDeployer {
     #[serde(default)]
     pub module_pull_policy: PullPolicy,
     /// Expected interpreter version (`3.11.7`, or a prefix such as `3.11`).
+    #[serde(default, deserialize_with = "version_text")]
     pub python_semver: Option<String>,
     #[serde(default)]
     pub override_module_compatibility: bool,
@@ -186,6 +187,18 @@ impl Config {
             }
         }
         Ok(config)
+    }
+}
+
+/// A version must be text: YAML reads `3.10` as the number 3.1.
+fn version_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    match Option::<serde_yaml::Value>::deserialize(d)? {
+        None | Some(serde_yaml::Value::Null) => Ok(None),
+        Some(serde_yaml::Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "pythonSemver must be quoted text, e.g. pythonSemver: \"3.11\" (got {})",
+            serde_yaml::to_string(&other).unwrap_or_default().trim()
+        ))),
     }
 }
 

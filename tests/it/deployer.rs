@@ -248,3 +248,31 @@ fn credentials_in_urls_are_never_printed_or_stored() {
     assert!(!out.stderr.contains("wrongpw"), "{}", out.stderr);
     assert!(files_containing(&workdir, "s3cretpw").is_empty(), "the workdir holds the password");
 }
+
+#[test]
+fn the_pip_installer_builds_working_venvs_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_plugin_repo(&tmp.path().join("repo"), true);
+    let case = echo_case(&repo.spec(), &tmp.path().join("wd"));
+    case.config("deployers:\n  python:\n    deployer_name: python\n    installer: pip\n");
+    assert_eq!(flavor(&case), "base");
+    let builds = complete_builds(&case.workdir);
+    let meta: serde_json::Value = serde_json::from_slice(&fs::read(builds[0].join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["installer"], "pip");
+    assert_eq!(meta["commit"], repo.head.as_str());
+    assert!(meta["python_version"].as_str().unwrap().starts_with('3'));
+}
+
+#[test]
+fn a_python_semver_mismatch_is_refused() {
+    let case = echo_case(&crate::support::shared_repo(true).spec(), &crate::support::shared_workdir());
+    case.config("deployers:\n  python:\n    deployer_name: python\n    pythonSemver: \"2.7\"\n");
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("pythonSemver is 2.7"), "{}", out.stderr);
+    // Unquoted, YAML would read 3.10 as 3.1: refused with the fix in the message.
+    case.config("deployers:\n  python:\n    deployer_name: python\n    pythonSemver: 3.10\n");
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("must be quoted"), "{}", out.stderr);
+}
