@@ -427,6 +427,15 @@ impl Deployer {
         tracing::info!("building a venv for {shown} with {}", installer.name());
         let src = build_dir.join("src");
         let target = match &r.target {
+            // Without credentials, the installer gets the pinned git URL itself: uv and pip cache
+            // the wheel they build for a commit, so the next build of it (another workdir, an
+            // `Always` pull) skips the build. The mirror has already resolved and checked it.
+            Target::Git { url, commit, subdirectory } if spec::redact_url(url) == *url => {
+                let fragment = subdirectory.as_deref().map(|d| format!("#subdirectory={d}")).unwrap_or_default();
+                // The bare URL form: pip 23's `--python` mode refuses `name @ git+file://…`.
+                format!("git+{url}@{commit}{fragment}")
+            }
+            // With credentials, nothing may carry them to another process: install an export.
             Target::Git { url, commit, subdirectory } => {
                 {
                     let _lock = git::lock_mirror(&self.workdir, url)?;
