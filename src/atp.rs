@@ -141,7 +141,7 @@ impl PluginProcess {
             });
         }
         let command = format!("{} -m {} --atp", launch.python.display(), launch.module);
-        let mut child = cmd.spawn().map_err(|source| AtpError::Spawn { command, source })?;
+        let mut child = spawn_on_spawner(cmd).map_err(|source| AtpError::Spawn { command, source })?;
         let pid = child.id() as i32;
         let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
             (Some(a), Some(b), Some(c)) => (a, b, c),
@@ -178,6 +178,11 @@ impl PluginProcess {
 
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// Whether the process is still running.
+    pub fn is_alive(&self) -> bool {
+        self.child.is_some() && !exited_without_reaping(self.pid)
     }
 
     pub fn stderr_tail(&self) -> String {
@@ -386,6 +391,32 @@ fn exited_without_reaping(pid: i32) -> bool {
         let r = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
         r == 0 && info.si_pid() != 0
     }
+}
+
+type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
+
+/// Plugins are forked from one thread that lives as long as we do: `PR_SET_PDEATHSIG` fires
+/// when the *thread* that forked the child ends, and pool threads come and go.
+fn spawn_on_spawner(cmd: Command) -> std::io::Result<Child> {
+    static SPAWNER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> = std::sync::OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("plugin-spawner".into())
+            .spawn(move || {
+                while let Ok((mut cmd, reply)) = rx.recv() {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .ok();
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = std::sync::mpsc::channel();
+    let sent = sender.lock().map(|s| s.send((cmd, reply_tx)).is_ok()).unwrap_or(false);
+    if !sent {
+        return Err(std::io::Error::other("the plugin spawner thread is gone"));
+    }
+    reply_rx.recv().unwrap_or_else(|_| Err(std::io::Error::other("the plugin spawner thread is gone")))
 }
 
 pub fn kill_group(pid: i32) {

@@ -56,7 +56,31 @@ pub struct Plugin {
     pub built_now: bool,
     /// How long the plugin may take to send its hello.
     pub startup_timeout: Duration,
+    /// The process that read the schema of a fresh build, kept for the first step that needs
+    /// it: a cold run then starts Python once per step, like a warm one (design.md §5).
+    pub spare: std::sync::Mutex<Option<Spare>>,
     _in_use: LockGuard,
+}
+
+/// A started plugin process whose hello was read, and its scratch working directory.
+pub struct Spare {
+    pub process: Option<PluginProcess>,
+    pub cwd: PathBuf,
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        // An unused spare is killed (PluginProcess's Drop) and its directory removed.
+        self.process.take();
+        let _ = std::fs::remove_dir_all(&self.cwd);
+    }
+}
+
+impl Plugin {
+    /// Takes the spare process, if there is one and it is still alive.
+    pub fn take_spare(&self) -> Option<Spare> {
+        self.spare.lock().ok()?.take()
+    }
 }
 
 impl Plugin {
@@ -175,7 +199,7 @@ impl Deployer {
             ),
         );
         match result {
-            Ok((schema_value, installer)) => {
+            Ok((spare, installer)) => {
                 let meta = BuildMeta {
                     format: BUILD_FORMAT,
                     name: spec.name.clone(),
@@ -197,7 +221,7 @@ impl Deployer {
                     .use_current(spec, &entry, false)?
                     .ok_or_else(|| deploy_err("the new build vanished".into()))?;
                 p.built_now = true;
-                let _ = schema_value;
+                p.spare = std::sync::Mutex::new(Some(spare));
                 Ok(p)
             }
             Err(e) => {
@@ -299,6 +323,7 @@ impl Deployer {
             meta,
             built_now: false,
             startup_timeout: self.cfg.startup_timeout(),
+            spare: std::sync::Mutex::new(None),
             _in_use: in_use,
         }))
     }
@@ -418,7 +443,7 @@ impl Deployer {
         python: &Interpreter,
         build_dir: &Path,
         rt: &tokio::runtime::Handle,
-    ) -> Result<(Value, String)> {
+    ) -> Result<(Spare, String)> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
         std::fs::create_dir_all(build_dir)
@@ -472,12 +497,13 @@ impl Deployer {
                 )?;
             }
         }
-        let schema = self.read_schema(spec, &venv, build_dir, rt)?;
+        let build_id = build_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let (schema, spare) = self.read_schema(spec, &venv, &build_id, rt)?;
         PluginSchema::from_value(&schema).map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
         let mut bytes = Vec::new();
         ciborium::into_writer(&schema.to_cbor(), &mut bytes).map_err(|e| deploy_err(e.to_string()))?;
         cache::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
-        Ok((schema, installer.name().to_string()))
+        Ok((spare, installer.name().to_string()))
     }
 
     /// Launches the new plugin once: proves it starts, and caches its schema so that warm runs
@@ -486,10 +512,11 @@ impl Deployer {
         &self,
         spec: &ModuleSpec,
         venv: &Path,
-        build_dir: &Path,
+        build_id: &str,
         rt: &tokio::runtime::Handle,
-    ) -> Result<Value> {
-        let cwd = build_dir.join("schema-probe");
+    ) -> Result<(Value, Spare)> {
+        // A scratch dir like any step's: the process may go on to run a step (see `Spare`).
+        let cwd = self.workdir.scratch_dir().join(format!("probe-{build_id}"));
         std::fs::create_dir_all(&cwd).map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
         let python = Build::venv_python(venv);
         let launch =
@@ -498,15 +525,24 @@ impl Deployer {
         let timeout = self.cfg.startup_timeout();
         let result = rt.block_on(async move {
             let mut p = PluginProcess::spawn(&launch, &label)?;
-            let hello = p.handshake(timeout).await;
-            p.finish(Duration::from_millis(500)).await;
-            hello
+            match p.handshake(timeout).await {
+                Ok(hello) => Ok((hello, p)),
+                Err(e) => {
+                    p.kill().await;
+                    Err(e)
+                }
+            }
         });
-        let _ = std::fs::remove_dir_all(&cwd);
-        let hello = result.map_err(|e| Error::Deploy {
-            plugin: spec.to_string(),
-            message: format!("the installed plugin does not start (module '{}'): {e}", spec.module),
-        })?;
+        let (hello, process) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&cwd);
+                return Err(Error::Deploy {
+                    plugin: spec.to_string(),
+                    message: format!("the installed plugin does not start (module '{}'): {e}", spec.module),
+                });
+            }
+        };
         if !hello.junk.is_empty() {
             tracing::warn!(
                 "{}: the plugin prints to stdout when imported: {:?}",
@@ -514,7 +550,7 @@ impl Deployer {
                 String::from_utf8_lossy(&hello.junk)
             );
         }
-        Ok(hello.schema)
+        Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
 }
 

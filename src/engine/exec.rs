@@ -362,6 +362,7 @@ impl Run {
                 run_id: id.clone(),
                 label: format!("step {}{id}", self.label),
                 cwd: self.scratch.join(&id),
+                spare_dir: Default::default(),
             };
             let tx = self.tx.clone();
             let id2 = id.clone();

@@ -229,6 +229,7 @@ pub async fn run_single(
         run_id: step.to_string(),
         label: format!("step {step}"),
         cwd: scratch.to_path_buf(),
+        spare_dir: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (_control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);

@@ -39,6 +39,16 @@ pub struct PluginTask {
     pub run_id: String,
     pub label: String,
     pub cwd: PathBuf,
+    /// The working directory of an adopted spare process, removed when the step is done.
+    pub spare_dir: std::sync::Mutex<Option<PathBuf>>,
+}
+
+impl Drop for PluginTask {
+    fn drop(&mut self) {
+        if let Some(dir) = self.spare_dir.get_mut().ok().and_then(Option::take) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl PluginTask {
@@ -97,6 +107,16 @@ impl PluginTask {
     }
 
     async fn launch(&self) -> Result<PluginProcess, AtpError> {
+        if let Some(mut spare) = self.plugin.take_spare() {
+            if let Some(p) = spare.process.take() {
+                if p.is_alive() && self.plugin.schema.steps.contains_key(&self.step) {
+                    tracing::debug!("{}: using the process that read the plugin's schema", self.label);
+                    // Its directory now belongs to this step: removed when the step is done.
+                    *self.spare_dir.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::mem::take(&mut spare.cwd));
+                    return Ok(p);
+                }
+            }
+        }
         std::fs::create_dir_all(&self.cwd).map_err(|e| AtpError::Startup {
             message: format!("cannot create the step's working directory {}: {e}", self.cwd.display()),
             stderr: String::new(),

@@ -276,3 +276,20 @@ fn a_python_semver_mismatch_is_refused() {
     out.assert_code(1);
     assert!(out.stderr.contains("must be quoted"), "{}", out.stderr);
 }
+
+#[test]
+fn one_python_start_per_step_cold_or_warm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_plugin_repo(&tmp.path().join("repo"), true);
+    let log = tmp.path().join("launches");
+    let case = echo_case(&repo.spec(), &tmp.path().join("wd")).env("ARCAFLOW_PLUGIN_LAUNCH_LOG", log.to_str().unwrap());
+    let launches = || fs::read_to_string(&log).map(|t| t.lines().count()).unwrap_or(0);
+    // Cold: the process that read the schema of the new build runs the step.
+    assert_eq!(flavor(&case), "base");
+    assert_eq!(launches(), 1, "a cold run started Python more than once for one step");
+    // Warm: the schema comes from the cache; the step's own process is the only launch.
+    assert_eq!(flavor(&case), "base");
+    assert_eq!(launches(), 2);
+    let scratch: Vec<_> = fs::read_dir(case.workdir.join("scratch")).unwrap().flatten().collect();
+    assert!(scratch.is_empty(), "scratch dirs left behind: {scratch:?}");
+}
