@@ -41,6 +41,9 @@ pub struct BuildMeta {
     pub python_version: String,
     pub installer: String,
     pub created_unix: u64,
+    /// Milliseconds, for `Always`: was this build made during the current run?
+    #[serde(default)]
+    pub created_ms: u128,
     pub build_seconds: f64,
 }
 
@@ -98,7 +101,8 @@ pub struct Deployer {
     workdir: Workdir,
     cfg: PythonDeployer,
     policy: PullPolicy,
-    run_started: u64,
+    /// Milliseconds since the epoch.
+    run_started: u128,
     interpreter: OnceLock<std::result::Result<Interpreter, String>>,
     installer: OnceLock<std::result::Result<InstallerKind, String>>,
 }
@@ -124,7 +128,7 @@ impl Deployer {
             workdir,
             cfg,
             policy,
-            run_started: now_unix(),
+            run_started: now_nanos() / 1_000_000,
             interpreter: OnceLock::new(),
             installer: OnceLock::new(),
         }
@@ -161,6 +165,17 @@ impl Deployer {
     pub fn prepare(&self, spec: &ModuleSpec, rt: &tokio::runtime::Handle) -> Result<Plugin> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
+        // A spec pinned to a full commit whose build is complete needs no mirror at all (opening
+        // one costs libgit2's TLS set-up): its marker was checked when it was built.
+        if self.policy != PullPolicy::Always {
+            if let Some(pinned) = pinned_commit(spec) {
+                let python = self.interpreter()?.clone();
+                let entry = self.entry_dir(spec, &self.key(spec, &pinned, &python));
+                if let Some(p) = self.use_current(spec, &entry, false)? {
+                    return Ok(p);
+                }
+            }
+        }
         let resolved = self.resolve(spec)?;
         let python = self.interpreter()?.clone();
         let key = self.key(spec, &resolved, &python);
@@ -211,6 +226,7 @@ impl Deployer {
                     python_version: python.version.clone(),
                     installer,
                     created_unix: now_unix(),
+                    created_ms: now_nanos() / 1_000_000,
                     build_seconds: started.elapsed().as_secs_f64(),
                 };
                 let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
@@ -292,7 +308,7 @@ impl Deployer {
         let Ok(meta) = serde_json::from_slice::<BuildMeta>(&meta_text) else {
             return Ok(None);
         };
-        if meta.format != BUILD_FORMAT || (fresh_only && meta.created_unix < self.run_started) {
+        if meta.format != BUILD_FORMAT || (fresh_only && meta.created_ms < self.run_started) {
             return Ok(None);
         }
         let in_use = cache::lock_shared(&build_dir.join("use.lock"))?;
@@ -552,6 +568,21 @@ impl Deployer {
         }
         Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
+}
+
+/// A git source pinned to a full commit id, resolved without looking at the mirror.
+fn pinned_commit(spec: &ModuleSpec) -> Option<Resolved> {
+    let Source::Git { url, reference: Some(r), subdirectory } = &spec.source else { return None };
+    if r.len() != 40 || !r.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let commit = git2::Oid::from_str(r).ok()?;
+    Some(Resolved {
+        identity: spec.source_identity(),
+        commit: Some(commit.to_string()),
+        subdirectory: subdirectory.clone(),
+        target: Target::Git { url: url.clone(), commit, subdirectory: subdirectory.clone() },
+    })
 }
 
 /// The environment a plugin process gets: enough to run Python and reach the usual services,

@@ -367,9 +367,10 @@ impl Run {
             let tx = self.tx.clone();
             let id2 = id.clone();
             self.tasks.spawn(async move {
-                if let Some(outcome) = task.run(input_rx, control_rx).await {
+                task.run(input_rx, control_rx, move |outcome| {
                     let _ = tx.send((id2, Outcome::Plugin(outcome)));
-                }
+                })
+                .await;
             });
             if let Some(s) = self.steps.get_mut(&id) {
                 s.input_tx = Some(input_tx);

@@ -234,7 +234,12 @@ pub async fn run_single(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (_control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);
     let _ = tx.send(step::StepInput { input, timeout, closure_wait: Duration::from_millis(DEFAULT_CLOSURE_WAIT_MS) });
-    Ok(match task.run(rx, control_rx).await {
+    let (out_tx, out_rx) = tokio::sync::oneshot::channel();
+    task.run(rx, control_rx, move |o| {
+        let _ = out_tx.send(o);
+    })
+    .await;
+    Ok(match out_rx.await.ok() {
         Some(step::PluginOutcome::Output { output_id, data, debug_logs }) => {
             let is_error = is_error_output(&output_id);
             SingleOutcome::Output { output_id, data, debug_logs, is_error }

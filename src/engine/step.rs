@@ -53,23 +53,55 @@ impl Drop for PluginTask {
 
 impl PluginTask {
     /// Runs to completion. Returns `None` when the input never came (step skipped or run over).
+    /// Runs the step. `deliver` gets its outcome as soon as there is one, before the process has
+    /// been told to exit and reaped (that happens afterwards; the run awaits this task before it
+    /// ends). A step whose input never comes delivers nothing.
     pub async fn run(
         self,
         input: oneshot::Receiver<StepInput>,
+        control: watch::Receiver<Control>,
+        deliver: impl FnOnce(PluginOutcome) + Send,
+    ) {
+        let (outcome, process, kill) = self.drive(input, control).await;
+        if let Some(o) = outcome {
+            deliver(o);
+        }
+        if let Some(p) = process {
+            if kill {
+                p.kill().await;
+            } else {
+                p.finish(super::EXIT_GRACE).await;
+            }
+        }
+    }
+
+    /// The outcome, the process still to end, and whether to kill it rather than let it exit.
+    async fn drive(
+        &self,
+        input: oneshot::Receiver<StepInput>,
         mut control: watch::Receiver<Control>,
-    ) -> Option<PluginOutcome> {
+    ) -> (Option<PluginOutcome>, Option<PluginProcess>, bool) {
         let launched = self.launch().await;
         let work = tokio::select! {
-            w = input => match w { Ok(w) => w, Err(_) => { finish(launched).await; return None; } },
-            _ = stopped(&mut control) => { finish(launched).await; return None; }
+            w = input => match w { Ok(w) => w, Err(_) => return (None, launched.ok(), false) },
+            _ = stopped(&mut control) => return (None, launched.ok(), false),
         };
         let mut process = match launched {
             Ok(p) => p,
-            Err(e) => return Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
+            Err(e) => {
+                return (
+                    Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
+                    None,
+                    false,
+                )
+            }
         };
         if let Err(e) = process.start_work(&self.run_id, &self.step, &work.input) {
-            process.kill().await;
-            return Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() });
+            return (
+                Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
+                Some(process),
+                true,
+            );
         }
         let started = Instant::now();
         let deadline = work.timeout.map(|t| started + t);
@@ -80,30 +112,28 @@ impl PluginTask {
             }
         };
         tokio::pin!(sleep);
-        let outcome = tokio::select! {
-            r = process.result(&self.run_id) => Some(from_result(r)),
+        tokio::select! {
+            r = process.result(&self.run_id) => (Some(from_result(r)), Some(process), false),
             _ = &mut sleep => {
                 let secs = work.timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
                 let reason = format!("timed out after {} s", trim_float(secs));
                 self.stop(&mut process, &work, &reason).await;
-                Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new() })
+                (Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new() }), Some(process), true)
             }
             c = stopped(&mut control) => {
                 match c {
-                    Control::Kill(reason) => Some(PluginOutcome::Cancelled { reason }),
-                    Control::Run => None,
+                    Control::Kill(reason) => (Some(PluginOutcome::Cancelled { reason }), Some(process), true),
+                    Control::Run => (None, Some(process), true),
                     Control::Cancel(reason) => {
                         // A result sent in answer to the cancel signal is a normal result.
                         match self.stop(&mut process, &work, &reason).await {
-                            Some(r) => Some(from_result(Ok(r))),
-                            None => Some(PluginOutcome::Cancelled { reason }),
+                            Some(r) => (Some(from_result(Ok(r))), Some(process), false),
+                            None => (Some(PluginOutcome::Cancelled { reason }), Some(process), true),
                         }
                     }
                 }
             }
-        };
-        process.finish(super::EXIT_GRACE).await;
-        outcome
+        }
     }
 
     async fn launch(&self) -> Result<PluginProcess, AtpError> {
@@ -163,12 +193,6 @@ impl PluginTask {
                 None
             }
         }
-    }
-}
-
-async fn finish(p: Result<PluginProcess, AtpError>) {
-    if let Ok(p) = p {
-        p.finish(super::EXIT_GRACE).await;
     }
 }
 
