@@ -340,7 +340,12 @@ impl PluginProcess {
 
     /// Ends the conversation: CLIENT_DONE, a short wait for a clean exit, then the whole
     /// process group is killed. Returns once the process is reaped.
-    pub async fn finish(mut self, grace: Duration) {
+    pub async fn finish(self, grace: Duration) {
+        self.finish_unless(grace, Arc::new(AtomicBool::new(false))).await
+    }
+
+    /// Like [`finish`](Self::finish), but setting `hurry` cuts the grace short (the run is over).
+    pub async fn finish_unless(mut self, grace: Duration, hurry: Arc<AtomicBool>) {
         self.closing.store(true, Ordering::SeqCst);
         if self.version != 1 {
             let _ = self.send(envelope(CLIENT_DONE, "", C::Map(vec![])));
@@ -348,7 +353,7 @@ impl PluginProcess {
         self.writer.take();
         if let Some(child) = self.child.take() {
             let pid = self.pid;
-            let _ = tokio::task::spawn_blocking(move || reap(child, pid, grace)).await;
+            let _ = tokio::task::spawn_blocking(move || reap(child, pid, grace, &hurry)).await;
         }
     }
 
@@ -358,7 +363,7 @@ impl PluginProcess {
         self.writer.take();
         if let Some(child) = self.child.take() {
             let pid = self.pid;
-            let _ = tokio::task::spawn_blocking(move || reap(child, pid, Duration::ZERO)).await;
+            let _ = tokio::task::spawn_blocking(move || reap(child, pid, Duration::ZERO, &AtomicBool::new(true))).await;
         }
     }
 }
@@ -368,14 +373,14 @@ impl Drop for PluginProcess {
         if let Some(child) = self.child.take() {
             self.closing.store(true, Ordering::SeqCst);
             let pid = self.pid;
-            std::thread::spawn(move || reap(child, pid, Duration::ZERO));
+            std::thread::spawn(move || reap(child, pid, Duration::ZERO, &AtomicBool::new(true)));
         }
     }
 }
 
-fn reap(mut child: Child, pid: i32, grace: Duration) {
+fn reap(mut child: Child, pid: i32, grace: Duration, hurry: &AtomicBool) {
     let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !exited_without_reaping(pid) {
+    while Instant::now() < deadline && !exited_without_reaping(pid) && !hurry.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(2));
     }
     // Kill the whole group before reaping, so the group id cannot have been reused.

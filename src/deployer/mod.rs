@@ -26,7 +26,7 @@ use venv::{Build, InstallerKind};
 /// The PyPI classifier that marks a package as runnable by this deployer.
 pub const RUNNABLE_CLASSIFIER: &str = "Arcaflow :: Python Deployer :: Runnable";
 /// Bumped when the layout of a build changes, so old builds are never mistaken for new ones.
-const BUILD_FORMAT: u32 = 1;
+const BUILD_FORMAT: u32 = 2;
 
 /// What `meta.json` records about a complete build; its presence is what "complete" means.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +41,10 @@ pub struct BuildMeta {
     pub python_version: String,
     pub installer: String,
     pub created_unix: u64,
+    /// Whether the source carried the compat marker (or classifier). A build made under
+    /// `overrideModuleCompatibility` is not used later without it.
+    #[serde(default)]
+    pub compatible: bool,
     /// Milliseconds, for `Always`: was this build made during the current run?
     #[serde(default)]
     pub created_ms: u128,
@@ -110,6 +114,8 @@ pub struct Deployer {
 /// The source resolved to something immutable: what the venv key is computed from.
 struct Resolved {
     identity: String,
+    /// The compat marker is there (PyPI: known only after the install, so `true` until then).
+    compatible: bool,
     commit: Option<String>,
     subdirectory: Option<String>,
     /// Fills `dest` with the files to install, or gives a requirement string.
@@ -117,7 +123,12 @@ struct Resolved {
 }
 
 enum Target {
-    Git { url: String, commit: git2::Oid, subdirectory: Option<String> },
+    /// `commit` is the full hex id (kept as text: touching git2 at all initialises libgit2's TLS).
+    Git {
+        url: String,
+        commit: String,
+        subdirectory: Option<String>,
+    },
     Dir(PathBuf),
     Requirement(String),
 }
@@ -172,7 +183,7 @@ impl Deployer {
                 let python = self.interpreter()?.clone();
                 let entry = self.entry_dir(spec, &self.key(spec, &pinned, &python));
                 if let Some(p) = self.use_current(spec, &entry, false)? {
-                    return Ok(p);
+                    return self.checked(p);
                 }
             }
         }
@@ -184,7 +195,7 @@ impl Deployer {
 
         if self.policy != PullPolicy::Always {
             if let Some(p) = self.use_current(spec, &entry, false)? {
-                return Ok(p);
+                return self.checked(p);
             }
             if self.policy == PullPolicy::Never {
                 return Err(deploy_err(
@@ -195,7 +206,7 @@ impl Deployer {
         let _build_lock = cache::lock_exclusive(&entry.join("build.lock"))?;
         // Another process may have finished the same build while we waited for the lock.
         if let Some(p) = self.use_current(spec, &entry, self.policy == PullPolicy::Always)? {
-            return Ok(p);
+            return self.checked(p);
         }
         self.remove_incomplete(&entry);
         let started = std::time::Instant::now();
@@ -214,7 +225,7 @@ impl Deployer {
             ),
         );
         match result {
-            Ok((spare, installer)) => {
+            Ok((spare, installer, compatible)) => {
                 let meta = BuildMeta {
                     format: BUILD_FORMAT,
                     name: spec.name.clone(),
@@ -225,6 +236,7 @@ impl Deployer {
                     python: python.path.display().to_string(),
                     python_version: python.version.clone(),
                     installer,
+                    compatible,
                     created_unix: now_unix(),
                     created_ms: now_nanos() / 1_000_000,
                     build_seconds: started.elapsed().as_secs_f64(),
@@ -287,6 +299,7 @@ impl Deployer {
         };
         let resolved = Resolved {
             identity: spec.source_identity(),
+            compatible: true,
             commit,
             subdirectory,
             target: Target::Requirement(String::new()),
@@ -373,7 +386,8 @@ impl Deployer {
                 let mirror = git::Mirror::open(&self.workdir, url)?;
                 let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
                 let commit = mirror.resolve(reference.as_deref(), fetch)?;
-                if !mirror.has_marker(commit)? {
+                let compatible = mirror.has_marker(commit)?;
+                if !compatible {
                     self.compat_failure(
                         &shown,
                         &format!("the repository has no {} file at its root at commit {commit}", git::COMPAT_MARKER),
@@ -382,9 +396,14 @@ impl Deployer {
                 tracing::debug!("{shown} resolved to commit {commit}");
                 Ok(Resolved {
                     identity: spec.source_identity(),
+                    compatible,
                     commit: Some(commit.to_string()),
                     subdirectory: subdirectory.clone(),
-                    target: Target::Git { url: url.clone(), commit, subdirectory: subdirectory.clone() },
+                    target: Target::Git {
+                        url: url.clone(),
+                        commit: commit.to_string(),
+                        subdirectory: subdirectory.clone(),
+                    },
                 })
             }
             Source::Local { path } => {
@@ -394,13 +413,15 @@ impl Deployer {
                         message: format!("{} is not a directory", path.display()),
                     });
                 }
-                if !path.join(git::COMPAT_MARKER).exists() {
+                let compatible = path.join(git::COMPAT_MARKER).exists();
+                if !compatible {
                     self.compat_failure(&shown, &format!("{} has no {} file", path.display(), git::COMPAT_MARKER))?;
                 }
                 // A local plugin changes while it is developed: key it by its content.
                 let digest = tree_digest(path)?;
                 Ok(Resolved {
                     identity: spec.source_identity(),
+                    compatible,
                     commit: Some(format!("content-{}", &digest[..16])),
                     subdirectory: None,
                     target: Target::Dir(path.clone()),
@@ -408,6 +429,7 @@ impl Deployer {
             }
             Source::PyPi { version } => Ok(Resolved {
                 identity: spec.source_identity(),
+                compatible: true,
                 commit: None,
                 subdirectory: None,
                 target: Target::Requirement(match version {
@@ -416,6 +438,20 @@ impl Deployer {
                 }),
             }),
         }
+    }
+
+    /// A cached build made without the compat marker (under the override) needs the override now too.
+    fn checked(&self, p: Plugin) -> Result<Plugin> {
+        if !p.meta.compatible {
+            self.compat_failure(
+                &p.spec.to_string(),
+                &format!(
+                    "the plugin has no {} marker (its cached venv was built under the override)",
+                    git::COMPAT_MARKER
+                ),
+            )?;
+        }
+        Ok(p)
     }
 
     fn compat_failure(&self, plugin: &str, why: &str) -> Result<()> {
@@ -459,7 +495,7 @@ impl Deployer {
         python: &Interpreter,
         build_dir: &Path,
         rt: &tokio::runtime::Handle,
-    ) -> Result<(Spare, String)> {
+    ) -> Result<(Spare, String, bool)> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
         std::fs::create_dir_all(build_dir)
@@ -473,14 +509,21 @@ impl Deployer {
             // `Always` pull) skips the build. The mirror has already resolved and checked it.
             Target::Git { url, commit, subdirectory } if spec::redact_url(url) == *url => {
                 let fragment = subdirectory.as_deref().map(|d| format!("#subdirectory={d}")).unwrap_or_default();
-                // The bare URL form: pip 23's `--python` mode refuses `name @ git+file://…`.
-                format!("git+{url}@{commit}{fragment}")
+                // Named, so pip can find the wheel it cached for this commit; pip 23's `--python`
+                // mode refuses a named `git+file://` requirement, so local repositories go bare.
+                if url.starts_with("file://") {
+                    format!("git+{url}@{commit}{fragment}")
+                } else {
+                    format!("{} @ git+{url}@{commit}{fragment}", spec.name)
+                }
             }
             // With credentials, nothing may carry them to another process: install an export.
             Target::Git { url, commit, subdirectory } => {
                 {
                     let _lock = git::lock_mirror(&self.workdir, url)?;
-                    git::Mirror::open(&self.workdir, url)?.export(*commit, &src)?;
+                    let oid =
+                        git2::Oid::from_str(commit).map_err(|e| deploy_err(format!("bad commit id {commit}: {e}")))?;
+                    git::Mirror::open(&self.workdir, url)?.export(oid, &src)?;
                 }
                 let dir = match subdirectory {
                     Some(d) => src.join(d),
@@ -505,8 +548,10 @@ impl Deployer {
             .run()
             .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
         let _ = std::fs::remove_dir_all(&src);
+        let mut compatible = r.compatible;
         if let Target::Requirement(_) = r.target {
-            if !has_runnable_classifier(&venv, &spec.name) {
+            compatible = has_runnable_classifier(&venv, &spec.name);
+            if !compatible {
                 self.compat_failure(
                     &shown,
                     &format!("the package metadata has no classifier '{RUNNABLE_CLASSIFIER}'"),
@@ -519,7 +564,7 @@ impl Deployer {
         let mut bytes = Vec::new();
         ciborium::into_writer(&schema.to_cbor(), &mut bytes).map_err(|e| deploy_err(e.to_string()))?;
         cache::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
-        Ok((spare, installer.name().to_string()))
+        Ok((spare, installer.name().to_string(), compatible))
     }
 
     /// Launches the new plugin once: proves it starts, and caches its schema so that warm runs
@@ -576,10 +621,11 @@ fn pinned_commit(spec: &ModuleSpec) -> Option<Resolved> {
     if r.len() != 40 || !r.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    let commit = git2::Oid::from_str(r).ok()?;
+    let commit = r.to_ascii_lowercase();
     Some(Resolved {
         identity: spec.source_identity(),
-        commit: Some(commit.to_string()),
+        compatible: true,
+        commit: Some(commit.clone()),
         subdirectory: subdirectory.clone(),
         target: Target::Git { url: url.clone(), commit, subdirectory: subdirectory.clone() },
     })

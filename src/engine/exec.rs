@@ -839,49 +839,56 @@ async fn run_foreach(
     let (stop_tx, stop_rx) = watch::channel(Interrupt::None);
     let sem = Arc::new(Semaphore::new(parallelism));
     let mut set = JoinSet::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let sub = sub.clone();
-        let ctx = ctx.clone();
-        let sem = sem.clone();
-        let scratch = scratch.join(i.to_string());
-        let label = format!("{label}[{i}] -> ");
-        let stop = stop_rx.clone();
-        set.spawn(async move {
-            let Ok(_permit) = sem.acquire_owned().await else {
-                return (i, Err("cancelled".to_string()));
-            };
-            if *stop.borrow() != Interrupt::None {
-                return (i, Err("cancelled before it started".to_string()));
-            }
-            let input = match sub.input.validate(&item) {
-                Ok(v) => v,
-                Err(e) => return (i, Err(format!("the item does not match the sub-workflow input: {e}"))),
-            };
-            let r = execute_with(sub.clone(), input, ctx, scratch, label, stop).await;
-            (
-                i,
-                match r {
-                    Ok(r) => Ok(r.output_data),
-                    Err(ExecError::Failed { message, .. }) => Err(message),
-                    Err(ExecError::Interrupted { .. }) => Err("cancelled".to_string()),
-                },
-            )
-        });
-    }
+    let mut waiting = items.into_iter().enumerate().peekable();
     let mut results: BTreeMap<usize, Result<Value, String>> = BTreeMap::new();
+    let mut stopping = false;
+    let mut control_open = true;
     loop {
+        if waiting.peek().is_none() && set.is_empty() {
+            break;
+        }
         tokio::select! {
-            next = set.join_next() => match next {
+            // Items start in order, each as soon as a slot is free.
+            permit = sem.clone().acquire_owned(), if waiting.peek().is_some() && !stopping => {
+                let Some((i, item)) = waiting.next() else { continue };
+                let (sub, ctx, stop) = (sub.clone(), ctx.clone(), stop_rx.clone());
+                let scratch = scratch.join(i.to_string());
+                let label = format!("{label}[{i}] -> ");
+                set.spawn(async move {
+                    let _permit = permit;
+                    let input = match sub.input.validate(&item) {
+                        Ok(v) => v,
+                        Err(e) => return (i, Err(format!("the item does not match the sub-workflow input: {e}"))),
+                    };
+                    let r = execute_with(sub.clone(), input, ctx, scratch, label, stop).await;
+                    let r = match r {
+                        Ok(r) => Ok(r.output_data),
+                        Err(ExecError::Failed { message, .. }) => Err(message),
+                        Err(ExecError::Interrupted { .. }) => Err("cancelled".to_string()),
+                    };
+                    (i, r)
+                });
+            }
+            next = set.join_next(), if !set.is_empty() => match next {
                 Some(Ok((i, r))) => { results.insert(i, r); }
                 Some(Err(e)) => tracing::error!("a foreach item task failed: {e}"),
-                None => break,
+                None => {}
             },
-            changed = control.changed() => {
-                let c = if changed.is_ok() { control.borrow().clone() } else { Control::Run };
+            changed = control.changed(), if control_open => {
+                if changed.is_err() {
+                    control_open = false;
+                    continue;
+                }
+                let c = control.borrow().clone();
                 match c {
                     Control::Run => {}
-                    Control::Cancel(_) => { let _ = stop_tx.send(Interrupt::Graceful); }
-                    Control::Kill(_) => { let _ = stop_tx.send(Interrupt::Kill); }
+                    Control::Cancel(_) => { stopping = true; let _ = stop_tx.send(Interrupt::Graceful); }
+                    Control::Kill(_) => { stopping = true; let _ = stop_tx.send(Interrupt::Kill); }
+                }
+                if stopping {
+                    for (i, _) in waiting.by_ref() {
+                        results.insert(i, Err("cancelled before it started".to_string()));
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! given its input when it is ready, and cancelled, timed out or killed on request.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,15 +63,26 @@ impl PluginTask {
         control: watch::Receiver<Control>,
         deliver: impl FnOnce(PluginOutcome) + Send,
     ) {
-        let (outcome, process, kill) = self.drive(input, control).await;
+        let mut control = control;
+        let (outcome, process, kill) = self.drive(input, &mut control).await;
         if let Some(o) = outcome {
             deliver(o);
         }
-        if let Some(p) = process {
-            if kill {
-                p.kill().await;
-            } else {
-                p.finish(super::EXIT_GRACE).await;
+        let Some(p) = process else { return };
+        if kill {
+            p.kill().await;
+            return;
+        }
+        // The plugin gets a moment to exit on its own, unless the run is over: then no one
+        // waits for it (the run still reaps it before it ends).
+        let hurry = Arc::new(AtomicBool::new(false));
+        let finishing = p.finish_unless(super::EXIT_GRACE, hurry.clone());
+        tokio::pin!(finishing);
+        tokio::select! {
+            _ = &mut finishing => {}
+            _ = stopped(&mut control) => {
+                hurry.store(true, Ordering::SeqCst);
+                finishing.await;
             }
         }
     }
@@ -79,12 +91,12 @@ impl PluginTask {
     async fn drive(
         &self,
         input: oneshot::Receiver<StepInput>,
-        mut control: watch::Receiver<Control>,
+        control: &mut watch::Receiver<Control>,
     ) -> (Option<PluginOutcome>, Option<PluginProcess>, bool) {
         let launched = self.launch().await;
         let work = tokio::select! {
             w = input => match w { Ok(w) => w, Err(_) => return (None, launched.ok(), false) },
-            _ = stopped(&mut control) => return (None, launched.ok(), false),
+            _ = stopped(control) => return (None, launched.ok(), false),
         };
         let mut process = match launched {
             Ok(p) => p,
@@ -120,7 +132,7 @@ impl PluginTask {
                 self.stop(&mut process, &work, &reason).await;
                 (Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new() }), Some(process), true)
             }
-            c = stopped(&mut control) => {
+            c = stopped(control) => {
                 match c {
                     Control::Kill(reason) => (Some(PluginOutcome::Cancelled { reason }), Some(process), true),
                     Control::Run => (None, Some(process), true),

@@ -114,6 +114,11 @@ fn missing_compat_marker_is_refused_with_exit_1_and_runs_with_the_override() {
     out.assert_code(0);
     assert_eq!(out.yaml()["output_data"]["msg"].as_str(), Some("hi"));
     assert!(out.stderr.contains("overrideModuleCompatibility is true"), "the override must warn: {}", out.stderr);
+    // The venv built under the override is not a way around the check later.
+    std::fs::remove_file(case.path("config.yaml")).unwrap();
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains(".python_deployer_compat"), "{}", out.stderr);
 }
 
 #[test]
