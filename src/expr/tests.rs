@@ -1015,7 +1015,7 @@ fn expression() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases_or(1500), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,60}") {
@@ -1039,7 +1039,7 @@ fn eval_with(src: &str, bindings: Vec<(&str, Value)>) -> Result<Value, ExprError
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases_or(500), ..ProptestConfig::default() })]
 
     /// Integer operators agree with exact 128-bit arithmetic, and fail exactly when that result
     /// does not fit in i64 or the divisor is zero.
@@ -1075,4 +1075,9 @@ proptest! {
             prop_assert_eq!(got, Ok(Value::Float(x)), "{}", src);
         }
     }
+}
+
+/// PROPTEST_CASES overrides the case count, for long local runs (RELIABILITY.md).
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
