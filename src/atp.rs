@@ -276,10 +276,7 @@ impl PluginProcess {
         loop {
             let next = match gone {
                 None => self.events.recv().await,
-                Some(deadline) => match tokio::time::timeout_at(deadline, self.events.recv()).await {
-                    Ok(n) => n,
-                    Err(_) => None,
-                },
+                Some(deadline) => tokio::time::timeout_at(deadline, self.events.recv()).await.unwrap_or_default(),
             };
             match next {
                 Some(Incoming::Exited) => {

@@ -305,7 +305,7 @@ async fn run_workflow(
         return Ok(exit::SUCCESS);
     }
     let workdir = deployer.workdir().clone();
-    let files = engine::workflow_files(&loaded.workflow, &paths.context);
+    let files = engine::workflow_files(&loaded.workflow);
     let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let input_hash = state::hash_value(&input);
     let (run_id, resume) = match &args.resume {

@@ -168,7 +168,7 @@ fn url_credentials(url: &str) -> Option<(String, String)> {
 
 fn git_err(shown: &str, what: &str, e: git2::Error) -> Error {
     // libgit2 messages can echo the URL; make sure credentials never leak through them.
-    let message = scrub(&e.message().to_string());
+    let message = scrub(e.message());
     Error::Deploy { plugin: shown.to_string(), message: format!("{what}: {message}") }
 }
 

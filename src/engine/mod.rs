@@ -179,11 +179,11 @@ pub async fn execute(
 }
 
 /// Every workflow file a run depends on: the workflow and its foreach sub-workflows.
-pub fn workflow_files(wf: &Workflow, context: &Path) -> Vec<PathBuf> {
+pub fn workflow_files(wf: &Workflow) -> Vec<PathBuf> {
     let mut out = vec![wf.path.clone()];
     for step in wf.steps.values() {
         if let StepKind::Foreach(f) = &step.kind {
-            out.extend(workflow_files(&f.workflow, context));
+            out.extend(workflow_files(&f.workflow));
         }
     }
     out

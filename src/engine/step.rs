@@ -167,7 +167,7 @@ impl PluginTask {
         let hello = p.handshake(self.plugin.startup_timeout).await;
         match hello {
             Ok(h) => {
-                if !h.schema.get("steps").and_then(|s| s.get(&self.step)).is_some() {
+                if h.schema.get("steps").and_then(|s| s.get(&self.step)).is_none() {
                     p.kill().await;
                     return Err(AtpError::Startup {
                         message: format!("the running plugin has no step '{}' (its cached schema is out of date: run 'arcaflow-py pull --pull-policy Always')", self.step),

@@ -112,7 +112,7 @@ impl Units {
         let scales = self.multipliers.iter().rev().map(|(m, u)| (*m, u)).chain(std::iter::once((1, &self.base_unit)));
         for (multiplier, unit) in scales {
             for name in unit.names() {
-                if !name.is_empty() && text.starts_with(name) && best.map_or(true, |(_, len)| name.len() > len) {
+                if !name.is_empty() && text.starts_with(name) && best.is_none_or(|(_, len)| name.len() > len) {
                     best = Some((multiplier, name.len()));
                 }
             }
