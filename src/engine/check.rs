@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::step_name;
 use crate::deployer::Plugin;
 use crate::expr::ty::ExprType;
 use crate::expr::Expr;
@@ -60,10 +61,6 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
         check_tree(tree, &root, &format!("outputs -> {oid}"))?;
     }
     Ok(())
-}
-
-fn step_name(p: &crate::workflow::PluginStep, plugin: &Plugin) -> String {
-    p.step.clone().unwrap_or_else(|| plugin.schema.steps.keys().next().cloned().unwrap_or_default())
 }
 
 fn check_steps(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {

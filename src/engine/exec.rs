@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::resolve::{resolve, DataView, PathStatus, Res};
 use super::step::{Control, PluginOutcome, PluginTask, StepInput};
+use super::step_name;
 use crate::config::{Config, LogLevel};
 use crate::deployer::Plugin;
 use crate::value::{Key, Value};
@@ -790,13 +791,6 @@ impl Run {
                 self.on_outcome(&id, outcome);
             }
         }
-    }
-}
-
-fn step_name(p: &PluginStep, plugin: &Plugin) -> String {
-    match &p.step {
-        Some(s) => s.clone(),
-        None => plugin.schema.steps.keys().next().cloned().unwrap_or_default(),
     }
 }
 

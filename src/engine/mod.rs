@@ -33,6 +33,11 @@ pub struct Loaded {
     pub plugins: HashMap<String, Arc<Plugin>>,
 }
 
+/// The plugin step a workflow step runs: its `step`, or the plugin's only step.
+pub(crate) fn step_name(p: &PluginStep, plugin: &Plugin) -> String {
+    p.step.clone().unwrap_or_else(|| plugin.schema.steps.keys().next().cloned().unwrap_or_default())
+}
+
 pub fn plugin_key(p: &PluginStep) -> String {
     format!("{}\u{0}{}", p.src, p.module.as_deref().unwrap_or(""))
 }
