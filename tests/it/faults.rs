@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 use crate::support::git_http::GitHttpServer;
 use crate::support::{
     alive, bin, complete_builds, git, make_plugin_repo, read_pids as pids, shared_repo, wait_for_file, with_spec, Case,
-    RunOutput,
+    RunOutput, EMPTY_INPUT,
 };
-
-const EMPTY_INPUT: &str = "input: {root: In, objects: {In: {id: In, properties: {}}}}";
 
 #[test]
 fn a_plugin_killed_mid_step_crashes_that_step_only() {

@@ -3,9 +3,7 @@
 
 use std::fs;
 
-use crate::support::{alive, bin, with_spec, Case, RunOutput};
-
-const EMPTY_INPUT: &str = "input: {root: In, objects: {In: {id: In, properties: {}}}}";
+use crate::support::{alive, bin, with_spec, Case, RunOutput, EMPTY_INPUT};
 
 fn wf(body: &str) -> String {
     with_spec(&format!("version: v0.2.0\n{EMPTY_INPUT}\n{body}"))

@@ -5,9 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use crate::support::{alive, with_spec, Case, RunOutput};
-
-const EMPTY_INPUT: &str = "input: {root: In, objects: {In: {id: In, properties: {}}}}";
+use crate::support::{alive, with_spec, Case, RunOutput, EMPTY_INPUT};
 
 fn twenty_steps() -> String {
     let mut steps = String::new();

@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
+/// A workflow `input` scope with no properties, for workflows that take no input.
+pub const EMPTY_INPUT: &str = "input: {root: In, objects: {In: {id: In, properties: {}}}}";
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_arcaflow-py")
 }
