@@ -12,8 +12,12 @@ use crate::deployer::spec::ModuleSpec;
 use crate::deployer::Deployer;
 use crate::engine::{self, ExecError, Interrupt};
 use crate::error::{exit, Error, Result};
+use crate::events::{Observer, Observers};
+use crate::logging::LogLines;
 use crate::output::{self, Format};
-use crate::state::{self, RunState, Status};
+use crate::progress::ProgressObserver;
+use crate::report::JunitCollector;
+use crate::state::{self, RunState, RunStateRecorder, Status};
 
 const EXIT_CODES: &str = "Exit codes:
   0    the workflow produced a non-error output (or the command succeeded)
@@ -261,18 +265,24 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     }
 }
 
+/// What a person sees of builds: the progress display and the log lines.
+fn build_observers() -> Arc<dyn Observer> {
+    Arc::new(Observers::new().with(Arc::new(ProgressObserver)).with(Arc::new(LogLines)))
+}
+
 fn deployer(common: &Common, config: &Config, context: &Path) -> Result<Arc<Deployer>> {
     let root = Workdir::locate(common.workdir.as_deref(), config.python.workdir.as_deref(), context)?;
     let workdir = Workdir::open(root)?;
     let policy = engine::effective_policy(config, common.pull_policy);
-    Ok(Arc::new(Deployer::new(workdir, config.python.clone(), policy)))
+    Ok(Arc::new(Deployer::new(workdir, config.python.clone(), policy, build_observers())))
 }
 
 async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
     let started = std::time::Instant::now();
     let junit = args.junit.clone();
-    let mut steps = Vec::new();
-    let result = run_workflow(args.clone(), verbosity, validate_only, &mut steps).await;
+    let collector = Arc::new(JunitCollector::default());
+    let result = run_workflow(args.clone(), verbosity, validate_only, collector.clone()).await;
+    let steps = collector.take();
     crate::progress::clear();
     if let Some(path) = junit {
         let name = resolve_paths(&args).map(|p| p.workflow.display().to_string()).unwrap_or_else(|_| "workflow".into());
@@ -288,12 +298,7 @@ async fn run(args: RunArgs, verbosity: i8, validate_only: bool) -> Result<i32> {
     result
 }
 
-async fn run_workflow(
-    args: RunArgs,
-    verbosity: i8,
-    validate_only: bool,
-    reports: &mut Vec<engine::StepReport>,
-) -> Result<i32> {
+async fn run_workflow(args: RunArgs, verbosity: i8, validate_only: bool, junit: Arc<JunitCollector>) -> Result<i32> {
     let paths = resolve_paths(&args)?;
     let config = load_config(paths.config.as_deref())?;
     crate::logging::init(verbosity, config.log.level);
@@ -325,7 +330,9 @@ async fn run_workflow(
     let mut st = RunState::new(&run_id, &paths.workflow, workflow_hash, input_hash);
     st.set_status(Status::Started, "running");
     st.save(&workdir)?;
-    let recorder = Arc::new(engine::Recorder { state: std::sync::Mutex::new(st), workdir: workdir.clone() });
+    let recorder = Arc::new(RunStateRecorder::new(st, workdir.clone()));
+    let observer =
+        Observers::new().with(Arc::new(ProgressObserver)).with(Arc::new(LogLines)).with(recorder.clone()).with(junit);
     let scratch = workdir.scratch_dir().join(&run_id);
     // Held while the run lives, so `cache prune` knows its scratch directory is in use.
     let _run_lock = crate::cache::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
@@ -335,7 +342,7 @@ async fn run_workflow(
         scratch: scratch.clone(),
         config: Arc::new(config),
         interrupt: int_rx,
-        recorder: Some(recorder.clone()),
+        observer: Arc::new(observer),
         resume,
     };
     tracing::info!("run {run_id}: {}", paths.workflow.display());
@@ -347,11 +354,7 @@ async fn run_workflow(
         Err(ExecError::Interrupted { .. }) => (Status::Cancelled, "interrupted".to_string()),
         Err(ExecError::Failed { message, .. }) => (Status::Failed, message.clone()),
     };
-    recorder.update_final(status, message, result.as_ref().ok().map(|r| r.output_id.clone()));
-    *reports = match &result {
-        Ok(r) => r.steps.clone(),
-        Err(e) => e.steps().to_vec(),
-    };
+    recorder.finish(status, message, result.as_ref().ok().map(|r| r.output_id.clone()));
     crate::progress::clear();
     match result {
         Ok(r) => {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod deployer;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod expr;
 pub mod logging;
 pub mod output;

@@ -3,6 +3,7 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogLevel;
+use crate::events::{Observer, RunEvent, StepFinished, StepKindTag};
 
 /// `verbosity`: -1 for --quiet, 0 default, 1 for -v, 2 for -vv.
 pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
@@ -43,5 +44,44 @@ impl std::io::Write for ProgressAwareStderr {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+/// The info and warning lines a run writes about its builds and steps.
+pub struct LogLines;
+
+impl Observer for LogLines {
+    fn on_event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::BuildFinished { plugin, ok: true, seconds, .. } => {
+                tracing::info!("built {plugin} in {seconds:.1} s");
+            }
+            RunEvent::StepStarted { label, id, what, .. } => tracing::info!("step {label}{id}: started ({what})"),
+            RunEvent::StepFinished(f) => step_finished(f),
+            RunEvent::BuildStarted { .. } | RunEvent::BuildFinished { .. } | RunEvent::RunFinished { .. } => {}
+        }
+    }
+}
+
+fn step_finished(f: &StepFinished) {
+    let (label, id) = (&f.label, &f.id);
+    if let Some(from) = &f.resumed_from {
+        let output = f.output_id.as_deref().unwrap_or_default();
+        tracing::info!("step {label}{id}: reusing its '{output}' output from run {from}");
+        return;
+    }
+    let message = f.message.as_deref().unwrap_or_default();
+    match (f.stage.as_ref().map(|(stage, _, _)| stage.as_str()), f.kind) {
+        (Some("outputs"), StepKindTag::Plugin) => {
+            let output = f.output_id.as_deref().unwrap_or_default();
+            tracing::info!("step {label}{id}: finished with output '{output}'");
+        }
+        (Some("outputs"), StepKindTag::Foreach) => tracing::info!("step {label}{id}: all items succeeded"),
+        (Some("failed"), _) => tracing::warn!("step {label}{id}: {message}"),
+        (Some("crashed"), _) => {
+            tracing::warn!("step {label}{id}: failed: {}", message.lines().next().unwrap_or(""));
+        }
+        (Some("disabled"), _) => tracing::info!("step {label}{id}: disabled"),
+        _ => {}
     }
 }

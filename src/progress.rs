@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::engine::StepStatus;
+use crate::events::{Observer, RunEvent};
+
 struct Display {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
@@ -73,5 +76,32 @@ pub fn clear() {
             }
         }
         let _ = d.multi.clear();
+    }
+}
+
+/// Shows builds and steps as spinners that end in a ✓ or ✗ line.
+pub struct ProgressObserver;
+
+impl Observer for ProgressObserver {
+    fn on_event(&self, event: &RunEvent) {
+        match event {
+            RunEvent::BuildStarted { key, plugin } => start(key, format!("building {plugin}")),
+            RunEvent::BuildFinished { key, plugin, ok, seconds } => {
+                finish(key, *ok, format!("{} {plugin} ({seconds:.1} s)", if *ok { "built" } else { "failed to build" }))
+            }
+            RunEvent::StepStarted { label, id, .. } => start(&format!("step:{label}{id}"), format!("step {label}{id}")),
+            RunEvent::StepFinished(f) if f.started => {
+                let what = match &f.output_id {
+                    Some(o) => format!("output '{o}'"),
+                    None => format!("{:?}", f.status).to_lowercase(),
+                };
+                finish(
+                    &format!("step:{}{}", f.label, f.id),
+                    matches!(f.status, StepStatus::Succeeded),
+                    format!("step {}{}: {what} ({:.1} s)", f.label, f.id, f.seconds),
+                );
+            }
+            RunEvent::StepFinished(_) | RunEvent::RunFinished { .. } => {}
+        }
     }
 }

@@ -2,9 +2,11 @@
 
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Mutex;
 
 use crate::engine::{StepReport, StepStatus};
 use crate::error::{Error, Result};
+use crate::events::{Observer, RunEvent};
 
 pub struct Summary<'a> {
     /// The suite name: the workflow file.
@@ -138,5 +140,27 @@ mod tests {
         assert!(x.contains("name=\"a&lt;b\""));
         assert!(x.contains("message=\"x &amp; y\""));
         assert!(x.contains("log\u{fffd}"));
+    }
+}
+
+/// Collects the step reports of a run, for the JUnit report written when the command ends.
+#[derive(Default)]
+pub struct JunitCollector {
+    steps: Mutex<Vec<StepReport>>,
+}
+
+impl JunitCollector {
+    pub fn take(&self) -> Vec<StepReport> {
+        self.steps.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+    }
+}
+
+impl Observer for JunitCollector {
+    fn on_event(&self, event: &RunEvent) {
+        if let RunEvent::RunFinished { steps } = event {
+            if let Ok(mut s) = self.steps.lock() {
+                s.clone_from(steps);
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{self, Workdir};
 use crate::error::{Error, Result};
+use crate::events::{Observer, RunEvent};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,4 +152,53 @@ pub fn list(workdir: &Workdir) -> Vec<RunState> {
         .collect();
     runs.sort_by(|a: &RunState, b: &RunState| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
     runs
+}
+
+/// Keeps the run's state file current as its top-level steps start and finish.
+pub struct RunStateRecorder {
+    state: Mutex<RunState>,
+    workdir: Workdir,
+}
+
+impl RunStateRecorder {
+    pub fn new(state: RunState, workdir: Workdir) -> RunStateRecorder {
+        RunStateRecorder { state: Mutex::new(state), workdir }
+    }
+
+    /// Records how the run ended.
+    pub fn finish(&self, status: Status, message: String, output_id: Option<String>) {
+        self.update(|st| {
+            st.set_status(status, message);
+            st.output_id = output_id;
+        });
+    }
+
+    fn update(&self, f: impl FnOnce(&mut RunState)) {
+        if let Ok(mut st) = self.state.lock() {
+            f(&mut st);
+            if let Err(e) = st.save(&self.workdir) {
+                tracing::warn!("cannot save the run state: {e}");
+            }
+        }
+    }
+}
+
+impl Observer for RunStateRecorder {
+    fn on_event(&self, event: &RunEvent) {
+        match event {
+            // Foreach items (a non-empty label) are part of their foreach step's record.
+            RunEvent::StepStarted { label, id, .. } if label.is_empty() => self.update(|st| st.step_started(id)),
+            RunEvent::StepFinished(f) if f.label.is_empty() => {
+                let status = format!("{:?}", f.status);
+                match &f.stage {
+                    Some((stage, oid, data)) => self.update(|st| st.step_finished(&f.id, stage, oid, data, &status)),
+                    None => {
+                        let msg = Value::String(f.message.clone().unwrap_or_default());
+                        self.update(|st| st.step_finished(&f.id, "skipped", "", &msg, &status));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }

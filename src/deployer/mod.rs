@@ -7,7 +7,7 @@ pub mod spec;
 pub mod venv;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::atp::{Launch, PluginProcess};
 use crate::cache::{self, LockGuard, Workdir};
 use crate::config::{PullPolicy, PythonDeployer};
 use crate::error::{Error, Result};
+use crate::events::{Observer, RunEvent};
 use crate::schema::PluginSchema;
 use crate::value::Value;
 use python::Interpreter;
@@ -109,6 +110,8 @@ pub struct Deployer {
     run_started: u128,
     interpreter: OnceLock<std::result::Result<Interpreter, String>>,
     installer: OnceLock<std::result::Result<InstallerKind, String>>,
+    /// Told when a venv build starts and ends.
+    observer: Arc<dyn Observer>,
 }
 
 /// The source resolved to something immutable: what the venv key is computed from.
@@ -134,8 +137,9 @@ enum Target {
 }
 
 impl Deployer {
-    pub fn new(workdir: Workdir, cfg: PythonDeployer, policy: PullPolicy) -> Deployer {
+    pub fn new(workdir: Workdir, cfg: PythonDeployer, policy: PullPolicy, observer: Arc<dyn Observer>) -> Deployer {
         Deployer {
+            observer,
             workdir,
             cfg,
             policy,
@@ -213,17 +217,14 @@ impl Deployer {
         let build_id = format!("b{}-{}", now_nanos(), std::process::id());
         let build_dir = entry.join(&build_id);
         let key = format!("build:{}", entry.display());
-        crate::progress::start(&key, format!("building {shown}"));
+        self.observer.on_event(&RunEvent::BuildStarted { key: key.clone(), plugin: shown.clone() });
         let result = self.build(spec, &resolved, &python, &build_dir, rt);
-        crate::progress::finish(
-            &key,
-            result.is_ok(),
-            format!(
-                "{} {shown} ({:.1} s)",
-                if result.is_ok() { "built" } else { "failed to build" },
-                started.elapsed().as_secs_f64()
-            ),
-        );
+        self.observer.on_event(&RunEvent::BuildFinished {
+            key,
+            plugin: shown.clone(),
+            ok: result.is_ok(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
         match result {
             Ok((spare, installer, compatible)) => {
                 let meta = BuildMeta {
@@ -244,7 +245,6 @@ impl Deployer {
                 let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
                 cache::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
                 cache::write_atomic(&entry.join("current"), build_id.as_bytes())?;
-                tracing::info!("built {} in {:.1} s", shown, started.elapsed().as_secs_f64());
                 let mut p = self
                     .use_current(spec, &entry, false)?
                     .ok_or_else(|| deploy_err("the new build vanished".into()))?;

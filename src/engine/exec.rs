@@ -16,6 +16,7 @@ use super::step::{Control, PluginOutcome, PluginTask, StepInput};
 use super::step_name;
 use crate::config::{Config, LogLevel};
 use crate::deployer::Plugin;
+use crate::events::{Observer, RunEvent, StepFinished, StepKindTag};
 use crate::value::{Key, Value};
 use crate::workflow::{ForeachStep, PluginStep, StepKind, Tree, Workflow};
 
@@ -26,30 +27,6 @@ pub enum Interrupt {
     Graceful,
     /// Second Ctrl-C: kill everything now.
     Kill,
-}
-
-/// Writes the top-level run's state file as steps start and finish.
-pub struct Recorder {
-    pub state: std::sync::Mutex<crate::state::RunState>,
-    pub workdir: crate::cache::Workdir,
-}
-
-impl Recorder {
-    pub fn update_final(&self, status: crate::state::Status, message: String, output_id: Option<String>) {
-        self.update(|st| {
-            st.set_status(status, message);
-            st.output_id = output_id;
-        });
-    }
-
-    fn update(&self, f: impl FnOnce(&mut crate::state::RunState)) {
-        if let Ok(mut st) = self.state.lock() {
-            f(&mut st);
-            if let Err(e) = st.save(&self.workdir) {
-                tracing::warn!("cannot save the run state: {e}");
-            }
-        }
-    }
 }
 
 /// What the top-level run starts from: recorded results of a resumed run.
@@ -64,6 +41,8 @@ pub struct Context {
     pub plugins: HashMap<String, Arc<Plugin>>,
     pub config: Arc<Config>,
     pub interrupt: watch::Receiver<Interrupt>,
+    /// Told about every step of the run, foreach items included.
+    pub observer: Arc<dyn Observer>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -142,15 +121,19 @@ pub fn execute_top(
     input: Value,
     ctx: Arc<Context>,
     scratch: PathBuf,
-    recorder: Option<Arc<Recorder>>,
     resume: Resume,
 ) -> BoxFuture<Result<RunResult, ExecError>> {
     let stop = ctx.interrupt.clone();
     Box::pin(async move {
         let mut run = Run::new(wf, input, ctx, scratch, String::new());
-        run.recorder = recorder;
         run.apply_resume(resume);
-        run.main_loop(stop).await
+        let result = run.main_loop(stop).await;
+        let steps = match &result {
+            Ok(r) => r.steps.clone(),
+            Err(e) => e.steps().to_vec(),
+        };
+        run.ctx.observer.on_event(&RunEvent::RunFinished { steps });
+        result
     })
 }
 
@@ -178,7 +161,8 @@ struct Run {
     tasks: JoinSet<()>,
     scratch: PathBuf,
     label: String,
-    recorder: Option<Arc<Recorder>>,
+    /// While resumed steps are finished: the run they come from.
+    resuming: Option<String>,
 }
 
 impl DataView for Run {
@@ -264,11 +248,12 @@ impl Run {
                 )
             })
             .collect();
-        Run { wf, ctx, root, steps, tx, rx, tasks: JoinSet::new(), scratch, label, recorder: None }
+        Run { wf, ctx, root, steps, tx, rx, tasks: JoinSet::new(), scratch, label, resuming: None }
     }
 
     /// Steps that completed in the resumed run are finished before anything starts.
     fn apply_resume(&mut self, resume: Resume) {
+        self.resuming = Some(resume.from.clone());
         for (id, (output_id, data)) in resume.outputs {
             if !self.steps.contains_key(&id) {
                 continue;
@@ -278,9 +263,9 @@ impl Run {
             self.set_stage(&id, "outputs", &output_id, data);
             let status =
                 if self.output_is_error(&id, &output_id) { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
-            tracing::info!("step {id}: reusing its '{output_id}' output from run {}", resume.from);
             self.finish(&id, status, Some(output_id), Some(format!("reused from run {}", resume.from)));
         }
+        self.resuming = None;
     }
 
     async fn main_loop(&mut self, mut stop: watch::Receiver<Interrupt>) -> Result<RunResult, ExecError> {
@@ -427,7 +412,6 @@ impl Run {
                         "output",
                         Value::map_from([("message", Value::String(message.clone()))]),
                     );
-                    tracing::info!("step {}{id}: disabled", self.label);
                     self.finish(id, StepStatus::Disabled, None, Some(message));
                     return true;
                 }
@@ -543,8 +527,7 @@ impl Run {
             self.crash(id, "its plugin process is gone".into());
             return;
         }
-        tracing::info!("step {}{id}: started ({name})", self.label);
-        self.mark_running(id);
+        self.mark_running(id, StepKindTag::Plugin, name);
     }
 
     fn start_foreach(&mut self, id: &str, f: &ForeachStep, items: Vec<Value>, parallelism: usize) {
@@ -555,7 +538,7 @@ impl Run {
         let label = format!("{}{id}", self.label);
         let tx = self.tx.clone();
         let id2 = id.to_string();
-        tracing::info!("step {label}: started (foreach over {} items, parallelism {parallelism})", items.len());
+        let what = format!("foreach over {} items, parallelism {parallelism}", items.len());
         self.tasks.spawn(async move {
             let r = run_foreach(sub, items, parallelism, ctx, scratch, label, control_rx).await;
             let _ = tx.send((id2, Outcome::Foreach(r)));
@@ -563,20 +546,22 @@ impl Run {
         if let Some(s) = self.steps.get_mut(id) {
             s.control = Some(control_tx);
         }
-        self.mark_running(id);
+        self.mark_running(id, StepKindTag::Foreach, what);
     }
 
-    fn mark_running(&mut self, id: &str) {
+    fn mark_running(&mut self, id: &str, kind: StepKindTag, what: String) {
         if let Some(s) = self.steps.get_mut(id) {
             s.phase = Phase::Running;
             s.started = Some(Instant::now());
             s.report.status = StepStatus::Running;
         }
         self.set_stage(id, "starting", "started", Value::Map(Default::default()));
-        if let Some(r) = &self.recorder {
-            r.update(|st| st.step_started(id));
-        }
-        crate::progress::start(&format!("step:{}{id}", self.label), format!("step {}{id}", self.label));
+        self.ctx.observer.on_event(&RunEvent::StepStarted {
+            label: self.label.clone(),
+            id: id.to_string(),
+            kind,
+            what,
+        });
     }
 
     fn check_stop_if(&mut self) {
@@ -610,7 +595,6 @@ impl Run {
                 if let Some(s) = self.steps.get_mut(id) {
                     s.report.debug_logs = debug_logs;
                 }
-                tracing::info!("step {}{id}: finished with output '{output_id}'", self.label);
                 let status = if is_error { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
                 self.finish(id, status, Some(output_id), None);
             }
@@ -631,13 +615,11 @@ impl Run {
             }
             Outcome::Foreach(Ok(data)) => {
                 self.set_stage(id, "outputs", "success", Value::map_from([("data", data)]));
-                tracing::info!("step {}{id}: all items succeeded", self.label);
                 self.finish(id, StepStatus::Succeeded, Some("success".into()), None);
             }
             Outcome::Foreach(Err(failure)) => {
                 let message = summarize_foreach_errors(&failure);
                 self.set_stage(id, "failed", "error", failure);
-                tracing::warn!("step {}{id}: {message}", self.label);
                 self.finish(id, StepStatus::Crashed, Some("error".into()), Some(message));
             }
         }
@@ -658,59 +640,52 @@ impl Run {
     }
 
     fn crash(&mut self, id: &str, message: String) {
-        tracing::warn!("step {}{id}: failed: {}", self.label, first_line(&message));
         self.set_stage(id, "crashed", "error", Value::map_from([("output", Value::String(message.clone()))]));
         self.finish(id, StepStatus::Crashed, None, Some(message));
     }
 
     fn finish(&mut self, id: &str, status: StepStatus, output_id: Option<String>, message: Option<String>) {
-        if let Some(s) = self.steps.get_mut(id) {
-            s.phase = Phase::Finished;
-            s.report.status = status;
-            s.report.output_id = output_id;
-            if message.is_some() {
-                s.report.message = message;
-            }
-            s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
-            // A step that will never run lets its prelaunched process go.
-            s.input_tx = None;
-            if s.started.is_some() {
-                let ok = matches!(status, StepStatus::Succeeded);
-                let what = match &s.report.output_id {
-                    Some(o) => format!("output '{o}'"),
-                    None => format!("{status:?}").to_lowercase(),
-                };
-                crate::progress::finish(
-                    &format!("step:{}{id}", self.label),
-                    ok,
-                    format!("step {}{id}: {what} ({:.1} s)", self.label, s.report.seconds),
-                );
-            }
+        let Some(s) = self.steps.get_mut(id) else { return };
+        s.phase = Phase::Finished;
+        s.report.status = status;
+        s.report.output_id = output_id;
+        if message.is_some() {
+            s.report.message = message;
         }
-        if let Some(r) = &self.recorder {
-            let stages = &self.steps[id].stages;
-            let stage =
-                ["outputs", "failed", "crashed", "disabled", "closed"].into_iter().find(|st| stages.contains_key(*st));
-            let status = format!("{status:?}");
-            match stage {
-                Some(stage) => {
-                    let oid = stages[stage].clone();
-                    let data = self
-                        .root
-                        .get("steps")
-                        .and_then(|s| s.get(id))
-                        .and_then(|s| s.get(stage))
-                        .and_then(|s| s.get(&oid))
-                        .cloned()
-                        .unwrap_or_default();
-                    r.update(|st| st.step_finished(id, stage, &oid, &data, &status));
-                }
-                None => {
-                    let msg = self.steps[id].report.message.clone().unwrap_or_default();
-                    r.update(|st| st.step_finished(id, "skipped", "", &Value::String(msg), &status));
-                }
-            }
-        }
+        s.report.seconds = s.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+        // A step that will never run lets its prelaunched process go.
+        s.input_tx = None;
+        let stage = ["outputs", "failed", "crashed", "disabled", "closed"]
+            .into_iter()
+            .find_map(|st| s.stages.get(st).map(|oid| (st.to_string(), oid.clone())))
+            .map(|(stage, oid)| {
+                let data = self
+                    .root
+                    .get("steps")
+                    .and_then(|s| s.get(id))
+                    .and_then(|s| s.get(&stage))
+                    .and_then(|s| s.get(&oid))
+                    .cloned()
+                    .unwrap_or_default();
+                (stage, oid, data)
+            });
+        let kind = match &self.wf.steps[id].kind {
+            StepKind::Plugin(_) => StepKindTag::Plugin,
+            StepKind::Foreach(_) => StepKindTag::Foreach,
+        };
+        let event = StepFinished {
+            label: self.label.clone(),
+            id: id.to_string(),
+            kind,
+            status,
+            stage,
+            output_id: s.report.output_id.clone(),
+            message: s.report.message.clone(),
+            started: s.started.is_some(),
+            seconds: s.report.seconds,
+            resumed_from: self.resuming.clone(),
+        };
+        self.ctx.observer.on_event(&RunEvent::StepFinished(event));
     }
 
     fn set_stage(&mut self, id: &str, stage: &str, output_id: &str, data: Value) {
@@ -792,10 +767,6 @@ impl Run {
             }
         }
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
 }
 
 fn log_output(level: LogLevel, step: &str, output_id: &str, data: &Value) {

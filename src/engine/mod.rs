@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::value::Value;
 use crate::workflow::{PluginStep, StepKind, Workflow};
 
-pub use exec::{ExecError, Interrupt, Recorder, Resume, RunResult, StepReport, StepStatus};
+pub use exec::{ExecError, Interrupt, Resume, RunResult, StepReport, StepStatus};
 
 /// Grace a plugin gets after CLIENT_DONE before its process group is killed.
 pub const EXIT_GRACE: Duration = Duration::from_millis(300);
@@ -157,7 +157,7 @@ pub struct RunSettings {
     pub scratch: PathBuf,
     pub config: Arc<Config>,
     pub interrupt: tokio::sync::watch::Receiver<Interrupt>,
-    pub recorder: Option<Arc<Recorder>>,
+    pub observer: Arc<dyn crate::events::Observer>,
     pub resume: Resume,
 }
 
@@ -171,16 +171,9 @@ pub async fn execute(
         plugins: loaded.plugins.clone(),
         config: settings.config,
         interrupt: settings.interrupt,
+        observer: settings.observer,
     });
-    exec::execute_top(
-        Arc::new(loaded.workflow.clone()),
-        input,
-        ctx,
-        settings.scratch,
-        settings.recorder,
-        settings.resume,
-    )
-    .await
+    exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await
 }
 
 /// Every workflow file a run depends on: the workflow and its foreach sub-workflows.

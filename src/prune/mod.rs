@@ -15,6 +15,7 @@ pub mod units;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -448,7 +449,7 @@ fn keep_set(wd: &Workdir, config: &Config, workflows: &[PathBuf], inv: &Inventor
         return Ok(keep);
     }
     let cwd = cwd()?;
-    let deployer = Deployer::new(wd.clone(), config.python.clone(), PullPolicy::Never);
+    let deployer = Deployer::new(wd.clone(), config.python.clone(), PullPolicy::Never, Arc::new(crate::events::Silent));
     let mut specs = BTreeMap::new();
     for w in workflows {
         let path = if w.is_absolute() { w.clone() } else { cwd.join(w) };

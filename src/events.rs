@@ -1,0 +1,106 @@
+//! Owns the event model: what the deployer and the engine report while they work, and the
+//! observer trait through which the progress display, the run-state file, the JUnit report and
+//! the log lines learn about it. The engine and the deployer know only this module.
+
+use std::sync::{Arc, Mutex};
+
+use crate::engine::{StepReport, StepStatus};
+use crate::value::Value;
+
+/// What kind of step an event is about (the log lines say different things for each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKindTag {
+    Plugin,
+    Foreach,
+}
+
+/// One thing that happened. `label` prefixes step ids inside foreach items (`loop[3] -> `); it
+/// is empty for the steps of the top-level workflow.
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// A plugin's venv started to build; `key` names this build until it finishes.
+    BuildStarted { key: String, plugin: String },
+    /// The build ended; `ok` says whether the venv is usable.
+    BuildFinished { key: String, plugin: String, ok: bool, seconds: f64 },
+    /// A step got its input and runs; `what` names what it runs (the plugin step, or the foreach).
+    StepStarted { label: String, id: String, kind: StepKindTag, what: String },
+    /// A step reached a final state (also steps that never started: skipped, disabled, resumed).
+    StepFinished(StepFinished),
+    /// The top-level run ended; `steps` holds every step's final report, in id order.
+    RunFinished { steps: Vec<StepReport> },
+}
+
+/// The final state of one step.
+#[derive(Debug, Clone)]
+pub struct StepFinished {
+    pub label: String,
+    pub id: String,
+    pub kind: StepKindTag,
+    pub status: StepStatus,
+    /// The stage that holds the step's final data (`outputs`, `failed`, `crashed`, `disabled`,
+    /// `closed`), with its output id and data; `None` for a step that was skipped.
+    pub stage: Option<(String, String, Value)>,
+    pub output_id: Option<String>,
+    pub message: Option<String>,
+    /// Whether the step was started in this run (a skipped or reused step was not).
+    pub started: bool,
+    pub seconds: f64,
+    /// The run whose recorded output this step reused.
+    pub resumed_from: Option<String>,
+}
+
+/// Something that listens to a run. Called synchronously, in order, from the engine's loop and
+/// the deployer's build threads: keep it quick.
+pub trait Observer: Send + Sync {
+    fn on_event(&self, event: &RunEvent);
+}
+
+/// The observer that ignores everything (runs with no display, no state file, no report).
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_event(&self, _: &RunEvent) {}
+}
+
+/// Several observers, told in the order they were added.
+#[derive(Default, Clone)]
+pub struct Observers(Vec<Arc<dyn Observer>>);
+
+impl Observers {
+    pub fn new() -> Observers {
+        Observers(Vec::new())
+    }
+
+    pub fn with(mut self, o: Arc<dyn Observer>) -> Observers {
+        self.0.push(o);
+        self
+    }
+}
+
+impl Observer for Observers {
+    fn on_event(&self, event: &RunEvent) {
+        for o in &self.0 {
+            o.on_event(event);
+        }
+    }
+}
+
+/// Keeps every event, for tests of the engine that need no terminal and no files.
+#[derive(Default)]
+pub struct Recording {
+    events: Mutex<Vec<RunEvent>>,
+}
+
+impl Recording {
+    pub fn events(&self) -> Vec<RunEvent> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Observer for Recording {
+    fn on_event(&self, event: &RunEvent) {
+        if let Ok(mut e) = self.events.lock() {
+            e.push(event.clone());
+        }
+    }
+}
