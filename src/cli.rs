@@ -17,7 +17,8 @@ use crate::logging::LogLines;
 use crate::output::{self, Format};
 use crate::progress::ProgressObserver;
 use crate::report::JunitCollector;
-use crate::state::{self, RunState, RunStateRecorder, Status};
+use crate::session::{ResumeDecision, RunSession};
+use crate::state::{self, RunState};
 
 const EXIT_CODES: &str = "Exit codes:
   0    the workflow produced a non-error output (or the command succeeded)
@@ -310,51 +311,23 @@ async fn run_workflow(args: RunArgs, verbosity: i8, validate_only: bool, junit: 
         return Ok(exit::SUCCESS);
     }
     let workdir = deployer.workdir().clone();
-    let files = engine::workflow_files(&loaded.workflow);
-    let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-    let input_hash = state::hash_value(&input);
-    let (run_id, resume) = match &args.resume {
-        None => (new_run_id(), engine::Resume::default()),
-        Some(id) => {
-            let old = RunState::load(&workdir, id)?;
-            if old.workflow_hash == workflow_hash && old.input_hash == input_hash {
-                let outputs = old.completed_outputs();
-                tracing::info!("resuming run {id}: {} completed step(s) are not run again", outputs.len());
-                (id.clone(), engine::Resume { outputs, from: id.clone() })
-            } else {
-                eprintln!("the workflow or its input changed since run {id}; starting it over");
-                (id.clone(), engine::Resume::default())
-            }
+    let started = RunSession::start_workflow(&workdir, &loaded, &input, args.resume.as_deref())?;
+    let run_id = started.run_id().to_string();
+    match started.decision() {
+        ResumeDecision::Fresh => {}
+        ResumeDecision::Resumed(r) => {
+            tracing::info!("resuming run {run_id}: {} completed step(s) are not run again", r.outputs.len());
         }
-    };
-    let mut st = RunState::new(&run_id, &paths.workflow, workflow_hash, input_hash);
-    st.set_status(Status::Started, "running");
-    st.save(&workdir)?;
-    let recorder = Arc::new(RunStateRecorder::new(st, workdir.clone()));
-    let observer =
-        Observers::new().with(Arc::new(ProgressObserver)).with(Arc::new(LogLines)).with(recorder.clone()).with(junit);
-    let scratch = workdir.scratch_dir().join(&run_id);
-    // Held while the run lives, so `cache prune` knows its scratch directory is in use.
-    let _run_lock = crate::cache::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
+        ResumeDecision::StartedOver => {
+            eprintln!("the workflow or its input changed since run {run_id}; starting it over");
+        }
+    }
     let (int_tx, int_rx) = tokio::sync::watch::channel(Interrupt::None);
     let signals = tokio::spawn(watch_signals(int_tx));
-    let settings = engine::RunSettings {
-        scratch: scratch.clone(),
-        config: Arc::new(config),
-        interrupt: int_rx,
-        observer: Arc::new(observer),
-        resume,
-    };
+    let observers = Observers::new().with(Arc::new(ProgressObserver)).with(Arc::new(LogLines)).with(junit);
     tracing::info!("run {run_id}: {}", paths.workflow.display());
-    let result = engine::execute(&loaded, input, settings).await;
+    let result = started.execute(&loaded, input, Arc::new(config), int_rx, observers).await;
     signals.abort();
-    let _ = std::fs::remove_dir_all(&scratch);
-    let (status, message) = match &result {
-        Ok(r) => (Status::Completed, format!("finished with output '{}'", r.output_id)),
-        Err(ExecError::Interrupted { .. }) => (Status::Cancelled, "interrupted".to_string()),
-        Err(ExecError::Failed { message, .. }) => (Status::Failed, message.clone()),
-    };
-    recorder.finish(status, message, result.as_ref().ok().map(|r| r.output_id.clone()));
     crate::progress::clear();
     match result {
         Ok(r) => {
@@ -444,13 +417,11 @@ async fn plugin(cmd: PluginCommand, verbosity: i8) -> Result<i32> {
             let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read it: {e}")))?;
             let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
             let value = crate::value::Value::from_yaml(&y);
-            let run_id = new_run_id();
-            let scratch = deployer.workdir().scratch_dir().join(&run_id);
             // Like a workflow run: prune leaves a scratch dir alone while its run lock is held.
-            let _run_lock = crate::cache::lock_exclusive(&deployer.workdir().lock_path(&format!("run-{run_id}")))?;
+            let session = RunSession::new(deployer.workdir())?;
             let timeout = timeout.filter(|t| *t >= 0.0 && t.is_finite()).map(std::time::Duration::from_secs_f64);
-            let outcome = engine::run_single(plugin, &step, &value, &scratch, timeout).await;
-            let _ = std::fs::remove_dir_all(&scratch);
+            let outcome = engine::run_single(plugin, &step, &value, session.scratch(), timeout).await;
+            drop(session);
             match outcome? {
                 engine::SingleOutcome::Output { output_id, data, debug_logs, is_error } => {
                     if !debug_logs.is_empty() {
@@ -530,17 +501,6 @@ async fn pull(args: PullArgs, verbosity: i8) -> Result<i32> {
         eprintln!("{l}");
     }
     Ok(exit::SUCCESS)
-}
-
-fn new_run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = now.as_secs();
-    let stamp = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
-        .to_string()
-        .replace([':', '-'], "")
-        .trim_end_matches('Z')
-        .to_string();
-    format!("{stamp}-{:04x}{:04x}", now.subsec_nanos() & 0xffff, std::process::id() & 0xffff)
 }
 
 const PRUNE_HELP: &str = "By default prune removes what nothing will use again:

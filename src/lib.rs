@@ -15,6 +15,7 @@ pub mod progress;
 pub mod prune;
 pub mod report;
 pub mod schema;
+pub mod session;
 pub mod state;
 pub mod value;
 pub mod workflow;
