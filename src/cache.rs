@@ -28,12 +28,13 @@ pub struct Workdir {
 
 impl Workdir {
     /// Picks the workdir: flag, then `ARCAFLOW_PY_WORKDIR`, then config, then the per-user cache dir.
-    pub fn locate(flag: Option<&Path>, config: Option<&Path>, context: &Path) -> Result<PathBuf> {
+    /// A relative flag or variable is relative to `cwd`; a relative config value to `context`.
+    pub fn locate(flag: Option<&Path>, config: Option<&Path>, context: &Path, cwd: &Path) -> Result<PathBuf> {
         if let Some(p) = flag {
-            return Ok(absolute(p, &std::env::current_dir().unwrap_or_default()));
+            return Ok(absolute(p, cwd));
         }
         if let Some(p) = std::env::var_os(ENV_WORKDIR).filter(|v| !v.is_empty()) {
-            return Ok(absolute(Path::new(&p), &std::env::current_dir().unwrap_or_default()));
+            return Ok(absolute(Path::new(&p), cwd));
         }
         if let Some(p) = config {
             // A relative config workdir is relative to the context directory, like every other path.
@@ -95,7 +96,8 @@ fn default_dir() -> Result<PathBuf> {
     }
 }
 
-fn absolute(p: &Path, base: &Path) -> PathBuf {
+/// `p` itself when it is absolute, else `p` inside `base`: the one place paths are made absolute.
+pub fn absolute(p: &Path, base: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {

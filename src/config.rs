@@ -121,7 +121,7 @@ struct RawConfig {
 }
 
 /// The effective configuration of a run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub python: PythonDeployer,
     /// deployment types whose deployer is configured (`python` always, container ones only to refuse them well).
@@ -130,6 +130,19 @@ pub struct Config {
     pub logged_outputs: BTreeMap<String, LoggedOutput>,
     /// Seconds; negative means unlimited.
     pub max_step_timeout: Option<f64>,
+}
+
+/// The configuration without a config file: the same as an empty one.
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            python: PythonDeployer::default(),
+            deployment_types: [("python".to_string(), "python".to_string())].into_iter().collect(),
+            log: LogConfig::default(),
+            logged_outputs: BTreeMap::new(),
+            max_step_timeout: None,
+        }
+    }
 }
 
 impl Config {
@@ -149,7 +162,8 @@ impl Config {
             log: raw.log.unwrap_or_default(),
             logged_outputs: raw.logged_outputs,
             max_step_timeout: raw.max_step_timeout,
-            ..Config::default()
+            python: PythonDeployer::default(),
+            deployment_types: BTreeMap::new(),
         };
         if let Some(dest) = &config.log.destination {
             if dest != "stdout" && dest != "stderr" {
@@ -231,6 +245,12 @@ fn split_deployer(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_is_an_empty_file() {
+        let (parsed, default) = (Config::parse("").unwrap(), Config::default());
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+    }
 
     #[test]
     fn seed_form_is_accepted() {

@@ -3,6 +3,7 @@
 pub mod atp;
 pub mod cache;
 pub mod cli;
+mod commands;
 pub mod config;
 pub mod deployer;
 pub mod engine;

@@ -44,7 +44,7 @@ pub struct Removal {
 pub struct PruneOptions {
     pub older_than: Option<Duration>,
     pub max_size: Option<u64>,
-    /// Workflow files whose plugins must stay.
+    /// Workflow files (absolute paths) whose plugins must stay.
     pub keep: Vec<PathBuf>,
     pub ci: bool,
     pub removal: Removal,
@@ -54,6 +54,8 @@ pub struct PruneOptions {
 pub struct CleanOptions {
     /// Module names (`arcaflow-plugin-x`) or full specs; empty: everything.
     pub specs: Vec<String>,
+    /// The directory a local-path spec is relative to.
+    pub cwd: PathBuf,
     pub removal: Removal,
 }
 
@@ -125,10 +127,6 @@ fn lock_cache(wd: &Workdir, announce: Option<&Printer>) -> Result<LockGuard> {
         out.say("waiting for running workflows to finish deploying their plugins...");
     }
     cache::lock_exclusive(&path)
-}
-
-fn cwd() -> Result<PathBuf> {
-    std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,7 +331,7 @@ pub fn clean(root: &Path, opts: &CleanOptions, out: &Printer) -> Result<i32> {
         out.say(&format!("Nothing to remove: the workdir {} does not exist", root.display()));
         return Ok(exit::SUCCESS);
     };
-    let patterns = opts.specs.iter().map(|s| Pattern::parse(s, &wd)).collect::<Result<Vec<_>>>()?;
+    let patterns = opts.specs.iter().map(|s| Pattern::parse(s, &opts.cwd, &wd)).collect::<Result<Vec<_>>>()?;
     let lock = if opts.removal.dry_run { None } else { Some(lock_cache(&wd, Some(out))?) };
     let inv = scan::scan(&wd);
     let rules = Rules { now: now_unix(), in_use: opts.removal.in_use, ..Default::default() };
@@ -380,8 +378,8 @@ fn normalize(name: &str) -> String {
 }
 
 impl Pattern {
-    fn parse(text: &str, wd: &Workdir) -> Result<Pattern> {
-        let spec = ModuleSpec::parse(text, &cwd()?)?;
+    fn parse(text: &str, cwd: &Path, wd: &Workdir) -> Result<Pattern> {
+        let spec = ModuleSpec::parse(text, cwd)?;
         let name = normalize(&spec.name);
         let shown = spec.to_string();
         if spec.source == (Source::PyPi { version: None }) {
@@ -448,13 +446,11 @@ fn keep_set(wd: &Workdir, config: &Config, workflows: &[PathBuf], inv: &Inventor
     if workflows.is_empty() {
         return Ok(keep);
     }
-    let cwd = cwd()?;
     let deployer = Deployer::new(wd.clone(), config.python.clone(), PullPolicy::Never, Arc::new(crate::events::Silent));
     let mut specs = BTreeMap::new();
     for w in workflows {
-        let path = if w.is_absolute() { w.clone() } else { cwd.join(w) };
-        let context = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.clone());
-        let wf = crate::workflow::Workflow::load(&path, &context)?;
+        let context = w.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+        let wf = crate::workflow::Workflow::load(w, &context)?;
         for spec in crate::engine::module_specs(&wf, config, &context)?.into_values() {
             specs.insert(spec.to_string(), spec);
         }

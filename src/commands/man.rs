@@ -1,0 +1,13 @@
+//! Owns `man`: the man page (roff) of the whole command line.
+
+use crate::error::{exit, Error, Result};
+use crate::output;
+
+pub(crate) fn man() -> Result<i32> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(crate::cli::command())
+        .render(&mut out)
+        .map_err(|e| Error::io("cannot render the man page", e))?;
+    output::print(&String::from_utf8_lossy(&out));
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,10 @@
+//! Owns the use cases behind the command line, one file per verb; each reads top to bottom.
+
+pub(crate) mod cache;
+pub(crate) mod completions;
+pub(crate) mod man;
+pub(crate) mod plugin;
+pub(crate) mod pull;
+pub(crate) mod run;
+pub(crate) mod runs;
+pub(crate) mod validate;

@@ -1,0 +1,120 @@
+//! Owns `run`: load and check the workflow, deploy its plugins, run it in a session that Ctrl-C
+//! can interrupt, print the output document, and write the JUnit report when asked.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cli::invocation::{shown_observers, Invocation};
+use crate::cli::RunArgs;
+use crate::engine::{self, ExecError, Interrupt};
+use crate::error::{exit, Error, Result};
+use crate::output;
+use crate::report::JunitCollector;
+use crate::session::{ResumeDecision, RunSession};
+
+pub(crate) async fn run(inv: &Invocation, args: RunArgs) -> Result<i32> {
+    let collector = Arc::new(JunitCollector::default());
+    let workflow = args.workflow.path().map(Path::to_path_buf);
+    let context = args.common.context.clone();
+    with_junit(inv, args.junit.as_deref(), workflow.as_deref(), context.as_deref(), collector.clone(), async {
+        run_workflow(inv, &args, collector.clone()).await
+    })
+    .await
+}
+
+async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollector>) -> Result<i32> {
+    let paths = inv.workflow_paths(
+        args.workflow.path(),
+        args.input.as_deref(),
+        args.common.config.as_deref(),
+        args.common.context.as_deref(),
+    )?;
+    let settled = inv.settle(paths.config.as_deref(), paths.context.clone(), args.common.workdir.as_deref())?;
+    let deployer = settled.deployer(args.common.pull_policy)?;
+    let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer.clone()).await?;
+    let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+
+    let started = RunSession::start_workflow(deployer.workdir(), &loaded, &input, args.resume.as_deref())?;
+    let run_id = started.run_id().to_string();
+    match started.decision() {
+        ResumeDecision::Fresh => {}
+        ResumeDecision::Resumed(r) => {
+            tracing::info!("resuming run {run_id}: {} completed step(s) are not run again", r.outputs.len());
+        }
+        ResumeDecision::StartedOver => {
+            eprintln!("the workflow or its input changed since run {run_id}; starting it over");
+        }
+    }
+    let (int_tx, int_rx) = watch::channel(Interrupt::None);
+    let signals = tokio::spawn(watch_signals(int_tx));
+    tracing::info!("run {run_id}: {}", paths.workflow.display());
+    let observers = shown_observers().with(junit);
+    let result = started.execute(&loaded, input, Arc::new(settled.config), int_rx, observers).await;
+    signals.abort();
+    crate::progress::clear();
+
+    match result {
+        Ok(r) => {
+            output::print(&output::render(&output::document(&r.output_id, &r.output_data), args.output));
+            Ok(if r.is_error { exit::ERROR_OUTPUT } else { exit::SUCCESS })
+        }
+        Err(ExecError::Interrupted { .. }) => Err(Error::Interrupted),
+        Err(ExecError::Failed { message, .. }) => Err(Error::Run(format!("{message} (run {run_id})"))),
+    }
+}
+
+/// Runs `work`, then writes the JUnit report to `junit` (when given) from the step reports
+/// `collector` saw and the error `work` ended with, whatever happened.
+pub(crate) async fn with_junit(
+    inv: &Invocation,
+    junit: Option<&Path>,
+    workflow: Option<&Path>,
+    context: Option<&Path>,
+    collector: Arc<JunitCollector>,
+    work: impl Future<Output = Result<i32>>,
+) -> Result<i32> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    crate::progress::clear();
+    if let Some(path) = junit {
+        let name = inv
+            .workflow_paths(workflow, None, None, context)
+            .map(|p| p.workflow.display().to_string())
+            .unwrap_or_else(|_| "workflow".into());
+        let run_error = result.as_ref().err().map(|e| e.to_string());
+        let steps = collector.take();
+        let summary = crate::report::Summary {
+            name: &name,
+            seconds: started.elapsed().as_secs_f64(),
+            steps: &steps,
+            run_error: run_error.as_deref(),
+        };
+        crate::report::write_junit(path, &summary)?;
+    }
+    result
+}
+
+/// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.
+async fn watch_signals(tx: watch::Sender<Interrupt>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return;
+    };
+    let mut count = 0;
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        count += 1;
+        if count == 1 {
+            eprintln!("interrupted: cancelling running steps (press Ctrl-C again to stop at once)");
+            let _ = tx.send(Interrupt::Graceful);
+        } else {
+            let _ = tx.send(Interrupt::Kill);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Owns `runs`: the recent runs of a workdir and their status, newest first.
+
+use crate::cache::Workdir;
+use crate::cli::invocation::Invocation;
+use crate::cli::RunsArgs;
+use crate::error::{exit, Result};
+use crate::output;
+use crate::state::{self, RunState};
+
+pub(crate) fn runs(inv: &Invocation, args: RunsArgs) -> Result<i32> {
+    let config = args.place.config.as_deref().map(|p| inv.in_cwd(p));
+    let cwd = inv.cwd().to_path_buf();
+    let settled = inv.settle(config.as_deref(), cwd, args.place.workdir.as_deref())?;
+    let workdir = Workdir::open(settled.workdir)?;
+    let runs: Vec<RunState> = state::list(&workdir).into_iter().take(args.limit).collect();
+
+    if args.json {
+        output::print(&format!("{}\n", serde_json::to_string_pretty(&runs).unwrap_or_default()));
+        return Ok(exit::SUCCESS);
+    }
+    let mut text = format!("{:<28} {:<10} {:<21} {:>5}  {}\n", "RUN", "STATUS", "CHANGED", "STEPS", "WORKFLOW");
+    for r in &runs {
+        text.push_str(&format!(
+            "{:<28} {:<10} {:<21} {:>5}  {}\n",
+            r.id,
+            format!("{:?}", r.status),
+            r.changed,
+            format!("{}/{}", r.executed_steps.len(), r.started_steps.len().max(r.executed_steps.len())),
+            r.workflow.display()
+        ));
+    }
+    output::print(&text);
+    Ok(exit::SUCCESS)
+}

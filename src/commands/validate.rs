@@ -1,0 +1,32 @@
+//! Owns `validate`: every static check a run makes (workflow, plugins deployed, expressions
+//! typed, input valid) without running a step.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::invocation::Invocation;
+use crate::cli::ValidateArgs;
+use crate::engine;
+use crate::error::{exit, Result};
+use crate::report::JunitCollector;
+
+pub(crate) async fn validate(inv: &Invocation, args: ValidateArgs) -> Result<i32> {
+    let workflow = args.workflow.path().map(Path::to_path_buf);
+    let context = args.common.context.clone();
+    let collector = Arc::new(JunitCollector::default());
+    super::run::with_junit(inv, args.junit.as_deref(), workflow.as_deref(), context.as_deref(), collector, async {
+        let paths = inv.workflow_paths(
+            args.workflow.path(),
+            args.input.as_deref(),
+            args.common.config.as_deref(),
+            args.common.context.as_deref(),
+        )?;
+        let settled = inv.settle(paths.config.as_deref(), paths.context.clone(), args.common.workdir.as_deref())?;
+        let deployer = settled.deployer(args.common.pull_policy)?;
+        let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer).await?;
+        engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+        eprintln!("{}: valid", paths.workflow.display());
+        Ok(exit::SUCCESS)
+    })
+    .await
+}
