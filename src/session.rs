@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::cache::{self, LockGuard, Workdir};
 use crate::config::Config;
 use crate::engine::{self, ExecError, Interrupt, Loaded, Resume, RunResult};
 use crate::error::Result;
 use crate::events::{Observer, Observers};
 use crate::state::{self, RunState, RunStateRecorder, Status};
 use crate::value::Value;
+use crate::workdir::{self, LockGuard, Workdir};
 
 /// A run's id, its scratch directory and its lock. The scratch directory is removed when the
 /// session ends; the lock is released with it.
@@ -36,7 +36,7 @@ impl RunSession {
 
     fn with_id(workdir: &Workdir, run_id: String) -> Result<RunSession> {
         // Held while the run lives, so `cache prune` knows its scratch directory is in use.
-        let lock = cache::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
+        let lock = workdir::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
         Ok(RunSession { scratch: workdir.scratch_dir().join(&run_id), run_id, _lock: lock })
     }
 

@@ -9,10 +9,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cache::{self, Workdir};
 use crate::error::{Error, Result};
 use crate::events::{Observer, RunEvent};
 use crate::value::Value;
+use crate::workdir::{self, Workdir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Status {
@@ -105,7 +105,7 @@ impl RunState {
     pub fn save(&mut self, workdir: &Workdir) -> Result<()> {
         self.changed = now();
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Cache(e.to_string()))?;
-        cache::write_atomic(&Self::path(workdir, &self.id), &bytes)
+        workdir::write_atomic(&Self::path(workdir, &self.id), &bytes)
     }
 
     pub fn set_status(&mut self, status: Status, message: impl Into<String>) {

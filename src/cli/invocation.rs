@@ -11,14 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{absolute, Workdir};
+use crate::cache::Printer;
 use crate::config::{Config, PullPolicy};
 use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Observers;
 use crate::logging::LogLines;
 use crate::progress::ProgressObserver;
-use crate::prune::Printer;
+use crate::workdir::{absolute, Workdir};
 
 /// What every command starts from: the process's current directory and verbosity.
 pub(crate) struct Invocation {

@@ -305,10 +305,10 @@ pub(crate) struct RemovalArgs {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct PruneArgs {
     /// Also remove venvs unused for this long (e.g. 30d, 12h, 2w), and run state files older than that.
-    #[arg(long, value_name = "DURATION", value_parser = crate::prune::units::parse_age)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cache::units::parse_age)]
     pub(crate) older_than: Option<std::time::Duration>,
     /// Then evict least recently used venvs until the workdir is under this size (e.g. 2GiB, 500MB).
-    #[arg(long, value_name = "SIZE", value_parser = crate::prune::units::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::cache::units::parse_size)]
     pub(crate) max_size: Option<u64>,
     /// Never remove what these workflows need: their plugins' current venvs and git mirrors.
     #[arg(long, value_name = "WORKFLOW", num_args = 1..)]
@@ -334,12 +334,12 @@ pub(crate) struct CleanArgs {
 }
 
 impl RemovalArgs {
-    pub(crate) fn options(&self) -> crate::prune::Removal {
+    pub(crate) fn options(&self) -> crate::cache::Removal {
         let in_use = match (self.wait, self.force) {
-            (true, _) => crate::prune::InUse::Wait,
-            (_, true) => crate::prune::InUse::Force,
-            _ => crate::prune::InUse::Skip,
+            (true, _) => crate::cache::InUse::Wait,
+            (_, true) => crate::cache::InUse::Force,
+            _ => crate::cache::InUse::Skip,
         };
-        crate::prune::Removal { dry_run: self.dry_run, in_use }
+        crate::cache::Removal { dry_run: self.dry_run, in_use }
     }
 }

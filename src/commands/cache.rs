@@ -1,10 +1,10 @@
 //! Owns `cache dir|list|size|prune|clean`: where the workdir is, what it holds, and bounding it.
 
+use crate::cache::{self, SizeFormat};
 use crate::cli::invocation::Invocation;
 use crate::cli::CacheCommand;
 use crate::error::{exit, Result};
 use crate::output;
-use crate::prune::{self, SizeFormat};
 
 pub(crate) fn cache(inv: &Invocation, cmd: CacheCommand) -> Result<i32> {
     let place = match &cmd {
@@ -24,29 +24,29 @@ pub(crate) fn cache(inv: &Invocation, cmd: CacheCommand) -> Result<i32> {
             output::print(&format!("{}\n", root.display()));
             Ok(exit::SUCCESS)
         }
-        CacheCommand::List { json, .. } => prune::list(root, json),
+        CacheCommand::List { json, .. } => cache::list(root, json),
         CacheCommand::Size { bytes, json, .. } => {
             let format = match (bytes, json) {
                 (true, _) => SizeFormat::Bytes,
                 (_, true) => SizeFormat::Json,
                 _ => SizeFormat::Human,
             };
-            prune::size(root, format)
+            cache::size(root, format)
         }
         CacheCommand::Prune(a) => {
-            let opts = prune::PruneOptions {
+            let opts = cache::PruneOptions {
                 older_than: a.older_than,
                 max_size: a.max_size,
                 keep: a.keep.iter().map(|w| inv.in_cwd(w)).collect(),
                 ci: a.ci,
                 removal: a.removal.options(),
             };
-            prune::prune(root, &settled.config, &opts, out)
+            cache::prune(root, &settled.config, &opts, out)
         }
         CacheCommand::Clean(a) => {
             let opts =
-                prune::CleanOptions { specs: a.specs.clone(), cwd: settled.cwd.clone(), removal: a.removal.options() };
-            prune::clean(root, &opts, out)
+                cache::CleanOptions { specs: a.specs.clone(), cwd: settled.cwd.clone(), removal: a.removal.options() };
+            cache::clean(root, &opts, out)
         }
     }
 }

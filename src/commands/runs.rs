@@ -1,11 +1,11 @@
 //! Owns `runs`: the recent runs of a workdir and their status, newest first.
 
-use crate::cache::Workdir;
 use crate::cli::invocation::Invocation;
 use crate::cli::RunsArgs;
 use crate::error::{exit, Result};
 use crate::output;
 use crate::state::{self, RunState};
+use crate::workdir::Workdir;
 
 pub(crate) fn runs(inv: &Invocation, args: RunsArgs) -> Result<i32> {
     let config = args.place.config.as_deref().map(|p| inv.in_cwd(p));

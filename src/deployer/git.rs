@@ -7,8 +7,8 @@ use git2::{FetchOptions, RemoteCallbacks, Repository};
 use sha2::{Digest, Sha256};
 
 use super::spec::redact_url;
-use crate::cache::{self, Workdir};
 use crate::error::{Error, Result};
+use crate::workdir::{self, Workdir};
 
 pub const COMPAT_MARKER: &str = ".python_deployer_compat";
 
@@ -181,6 +181,6 @@ pub fn scrub(message: &str) -> String {
         .join(" ")
 }
 
-pub fn lock_mirror(workdir: &Workdir, url: &str) -> Result<cache::LockGuard> {
-    cache::lock_exclusive(&workdir.lock_path(&Mirror::lock_name(url)))
+pub fn lock_mirror(workdir: &Workdir, url: &str) -> Result<workdir::LockGuard> {
+    workdir::lock_exclusive(&workdir.lock_path(&Mirror::lock_name(url)))
 }

@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atp::{Launch, PluginProcess};
-use crate::cache::{self, LockGuard, Workdir};
 use crate::config::{PullPolicy, PythonDeployer};
 use crate::error::{Error, Result};
 use crate::events::{Observer, RunEvent};
 use crate::schema::PluginSchema;
 use crate::value::Value;
+use crate::workdir::{self, LockGuard, Workdir};
 use python::Interpreter;
 use spec::{ModuleSpec, Source};
 use venv::{Build, InstallerKind};
@@ -207,7 +207,7 @@ impl Deployer {
                 ));
             }
         }
-        let _build_lock = cache::lock_exclusive(&entry.join("build.lock"))?;
+        let _build_lock = workdir::lock_exclusive(&entry.join("build.lock"))?;
         // Another process may have finished the same build while we waited for the lock.
         if let Some(p) = self.use_current(spec, &entry, self.policy == PullPolicy::Always)? {
             return self.checked(p);
@@ -243,8 +243,8 @@ impl Deployer {
                     build_seconds: started.elapsed().as_secs_f64(),
                 };
                 let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
-                cache::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
-                cache::write_atomic(&entry.join("current"), build_id.as_bytes())?;
+                workdir::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
+                workdir::write_atomic(&entry.join("current"), build_id.as_bytes())?;
                 let mut p = self
                     .use_current(spec, &entry, false)?
                     .ok_or_else(|| deploy_err("the new build vanished".into()))?;
@@ -324,7 +324,7 @@ impl Deployer {
         if meta.format != BUILD_FORMAT || (fresh_only && meta.created_ms < self.run_started) {
             return Ok(None);
         }
-        let in_use = cache::lock_shared(&build_dir.join("use.lock"))?;
+        let in_use = workdir::lock_shared(&build_dir.join("use.lock"))?;
         let schema_bytes = match std::fs::read(build_dir.join("schema.cbor")) {
             Ok(b) => b,
             Err(_) => return Ok(None),
@@ -372,7 +372,7 @@ impl Deployer {
             if d.path().join("meta.json").exists() {
                 continue; // a complete older build: prune decides when it goes
             }
-            if let Ok(Some(_g)) = cache::try_lock_exclusive(&d.path().join("use.lock")) {
+            if let Ok(Some(_g)) = workdir::try_lock_exclusive(&d.path().join("use.lock")) {
                 let _ = std::fs::remove_dir_all(d.path());
             }
         }
@@ -563,7 +563,7 @@ impl Deployer {
         PluginSchema::from_value(&schema).map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
         let mut bytes = Vec::new();
         ciborium::into_writer(&schema.to_cbor(), &mut bytes).map_err(|e| deploy_err(e.to_string()))?;
-        cache::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
+        workdir::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
         Ok((spare, installer.name().to_string(), compatible))
     }
 

@@ -126,7 +126,7 @@ fn store_version(cache: &Path, interp: &Interpreter) {
         std::fs::read(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
     map.insert(id, interp.version.clone());
     if let Ok(bytes) = serde_json::to_vec_pretty(&map) {
-        let _ = crate::cache::write_atomic(&file, &bytes);
+        let _ = crate::workdir::write_atomic(&file, &bytes);
     }
 }
 

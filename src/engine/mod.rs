@@ -94,7 +94,7 @@ pub async fn deploy_all(
     // Shared with other runs, exclusive for `cache prune/clean`: nothing is removed while we
     // resolve, build and mark our builds in use.
     let lock_path = deployer.workdir().lock_path("cache");
-    let _cache_lock = tokio::task::spawn_blocking(move || crate::cache::lock_shared(&lock_path))
+    let _cache_lock = tokio::task::spawn_blocking(move || crate::workdir::lock_shared(&lock_path))
         .await
         .map_err(|e| Error::Cache(format!("cannot lock the cache: {e}")))??;
     let mut tasks = Vec::new();

@@ -4,8 +4,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::path::{Component, Path};
 
-use crate::cache::{self, LockGuard};
 use crate::error::{Error, Result};
+use crate::workdir::{self, LockGuard};
 
 /// Removes `path`, which must be inside `root` through real directories only. A symbolic link
 /// (or a file) is unlinked; a directory is removed recursively without following the links in it
@@ -83,7 +83,7 @@ pub enum LockState {
 /// regular file (a planted link is never opened), is free.
 pub fn try_hold(path: &Path) -> LockState {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => match cache::try_lock_exclusive(path) {
+        Ok(m) if m.is_file() => match workdir::try_lock_exclusive(path) {
             Ok(Some(guard)) => LockState::Free(Some(guard)),
             // An unreadable lock file might be held: be safe.
             Ok(None) | Err(_) => LockState::Held,

@@ -26,11 +26,11 @@ use remove::{remove, try_hold, LockState};
 use scan::{Build, Inventory};
 use units::human;
 
-use crate::cache::{self, LockGuard, Workdir};
 use crate::config::{Config, PullPolicy};
 use crate::deployer::spec::{redact_url, ModuleSpec, Source};
 use crate::deployer::{git, now_unix, Deployer};
 use crate::error::{exit, Error, Result};
+use crate::workdir::{self, LockGuard, Workdir};
 
 /// How removals are carried out, for `prune` and `clean`.
 #[derive(Debug, Clone, Default)]
@@ -120,13 +120,13 @@ fn open_existing(root: &Path) -> Result<Option<Workdir>> {
 /// while we hold it.
 fn lock_cache(wd: &Workdir, announce: Option<&Printer>) -> Result<LockGuard> {
     let path = wd.lock_path("cache");
-    if let Some(guard) = cache::try_lock_exclusive(&path)? {
+    if let Some(guard) = workdir::try_lock_exclusive(&path)? {
         return Ok(guard);
     }
     if let Some(out) = announce {
         out.say("waiting for running workflows to finish deploying their plugins...");
     }
-    cache::lock_exclusive(&path)
+    workdir::lock_exclusive(&path)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::remove::is_held;
-use crate::cache::Workdir;
 use crate::deployer::BuildMeta;
+use crate::workdir::Workdir;
 
 /// One `venvs/<name>-<key>/` directory.
 #[derive(Debug, Clone)]
