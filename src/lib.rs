@@ -12,6 +12,7 @@ pub mod events;
 pub mod expr;
 pub mod logging;
 pub mod output;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod schema;

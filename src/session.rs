@@ -36,7 +36,7 @@ impl RunSession {
 
     fn with_id(workdir: &Workdir, run_id: String) -> Result<RunSession> {
         // Held while the run lives, so `cache prune` knows its scratch directory is in use.
-        let lock = workdir::lock_exclusive(&workdir.lock_path(&format!("run-{run_id}")))?;
+        let lock = workdir::lock_exclusive(&workdir.run_lock(&run_id))?;
         Ok(RunSession { scratch: workdir.scratch_dir().join(&run_id), run_id, _lock: lock })
     }
 
@@ -57,7 +57,7 @@ impl RunSession {
         input: &Value,
         resume_id: Option<&str>,
     ) -> Result<WorkflowRun> {
-        let files = engine::workflow_files(&loaded.workflow);
+        let files = crate::plan::workflow_files(&loaded.workflow);
         let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
         let input_hash = state::hash_value(input);
         let (run_id, decision) = match resume_id {

@@ -8,6 +8,7 @@
 //!   `--force` removes it anyway), and a scratch dir whose run lock is held is never removed;
 //! - sizes are allocated blocks, as `du -s --block-size=1` counts them (hard links once).
 
+mod keep;
 mod plan;
 mod remove;
 mod scan;
@@ -15,22 +16,21 @@ pub mod units;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use plan::InUse;
-use plan::{Guard, Item, Keep, Kind, Plan, Rules};
+use plan::{Guard, Item, Kind, Plan, Rules};
 use remove::{remove, try_hold, LockState};
 use scan::{Build, Inventory};
 use units::human;
 
-use crate::config::{Config, PullPolicy};
+use crate::config::Config;
 use crate::deployer::spec::{redact_url, ModuleSpec, Source};
-use crate::deployer::{git, now_unix, Deployer};
+use crate::deployer::{git, now_unix};
 use crate::error::{exit, Error, Result};
-use crate::workdir::{self, LockGuard, Workdir};
+use crate::workdir::{self, EntryDir, LockGuard, Workdir};
 
 /// How removals are carried out, for `prune` and `clean`.
 #[derive(Debug, Clone, Default)]
@@ -119,7 +119,7 @@ fn open_existing(root: &Path) -> Result<Option<Workdir>> {
 /// `locks/cache.lock`, exclusively: runs hold it shared while they deploy, so none is mid-deploy
 /// while we hold it.
 fn lock_cache(wd: &Workdir, announce: Option<&Printer>) -> Result<LockGuard> {
-    let path = wd.lock_path("cache");
+    let path = wd.cache_lock();
     if let Some(guard) = workdir::try_lock_exclusive(&path)? {
         return Ok(guard);
     }
@@ -312,7 +312,7 @@ pub fn prune(root: &Path, config: &Config, opts: &PruneOptions, out: &Printer) -
     };
     let lock = if opts.removal.dry_run { None } else { Some(lock_cache(&wd, Some(out))?) };
     let inv = scan::scan(&wd);
-    let keep = keep_set(&wd, config, &opts.keep, &inv, out)?;
+    let keep = keep::keep_set(&wd, config, &opts.keep, &inv, out)?;
     let rules = Rules {
         now: now_unix(),
         older_than: opts.older_than.map(|d| d.as_secs()),
@@ -437,57 +437,6 @@ fn resolve_offline(wd: &Workdir, url: &str, reference: &str) -> Option<String> {
     mirror.resolve(Some(reference), git::Fetch::Offline).ok().map(|c| c.to_string())
 }
 
-/// What the `--keep` workflows need: the current build of the entry each of their plugins maps
-/// to (computed offline, as a run would), and the git mirror of each git source. When the entry
-/// cannot be computed offline, or is not in the cache (another interpreter, say), every current
-/// build of that module name and source is kept instead: keeping too much is the safe side.
-fn keep_set(wd: &Workdir, config: &Config, workflows: &[PathBuf], inv: &Inventory, out: &Printer) -> Result<Keep> {
-    let mut keep = Keep::default();
-    if workflows.is_empty() {
-        return Ok(keep);
-    }
-    let deployer = Deployer::new(wd.clone(), config.python.clone(), PullPolicy::Never, Arc::new(crate::events::Silent));
-    let mut specs = BTreeMap::new();
-    for w in workflows {
-        let context = w.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
-        let wf = crate::workflow::Workflow::load(w, &context)?;
-        for spec in crate::engine::module_specs(&wf, config, &context)?.into_values() {
-            specs.insert(spec.to_string(), spec);
-        }
-    }
-    for (shown, spec) in specs {
-        if let Source::Git { url, .. } = &spec.source {
-            keep.mirrors.insert(git::mirror_path(wd, url));
-        }
-        let entry = match deployer.entry_offline(&spec) {
-            Ok(e) => e,
-            Err(e) => {
-                out.warn(&format!(
-                    "--keep: cannot compute the cache entry of {shown} ({e}); keeping every build of it"
-                ));
-                None
-            }
-        };
-        let exact = entry.and_then(|path| inv.entries.iter().position(|e| e.path == path));
-        let subdirectory = match &spec.source {
-            Source::Git { subdirectory, .. } => subdirectory.clone(),
-            _ => None,
-        };
-        let identity = spec.source_identity();
-        for b in inv.builds.iter().filter(|b| b.current) {
-            let Some(m) = &b.meta else { continue };
-            let wanted = match exact {
-                Some(e) => b.entry == e,
-                None => m.name == spec.name && m.source == identity && m.subdirectory == subdirectory,
-            };
-            if wanted {
-                keep.builds.insert(b.path.clone());
-            }
-        }
-    }
-    Ok(keep)
-}
-
 /// Prints the plan (dry run) or carries it out, then the summary.
 fn carry_out(
     wd: &Workdir,
@@ -566,11 +515,9 @@ fn carry_out(
     }
     for item in entries {
         // Only once no build is left in it (one may have been skipped because it is in use).
-        let has_builds = std::fs::read_dir(&item.path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|c| c.file_name().to_string_lossy().starts_with('b') && c.file_type().is_ok_and(|t| t.is_dir()));
+        let has_builds = std::fs::read_dir(&item.path).into_iter().flatten().flatten().any(|c| {
+            EntryDir::is_build_name(&c.file_name().to_string_lossy()) && c.file_type().is_ok_and(|t| t.is_dir())
+        });
         if !has_builds {
             finish(root, item, out, &mut done);
         }

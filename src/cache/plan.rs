@@ -1,5 +1,6 @@
 //! Owns deciding what `cache prune` and `cache clean` remove, and why; nothing here touches the disk.
 
+use crate::workdir::{BuildDir, MIRROR_LOCK_PREFIX, RUN_LOCK_PREFIX};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -161,7 +162,7 @@ impl<'a> Planner<'a> {
         self.build_gone[i] = true;
         let kind = if b.complete() { Kind::Build } else { Kind::Interrupted };
         let why = if b.in_use { format!("{why}; in use by a running workflow") } else { why.to_string() };
-        self.push(kind, b.unit, b.path.clone(), b.size, why, Guard::Use(b.path.join("use.lock")));
+        self.push(kind, b.unit, b.path.clone(), b.size, why, Guard::Use(BuildDir::at(b.path.clone()).use_lock()));
         true
     }
 
@@ -308,15 +309,15 @@ impl<'a> Planner<'a> {
             .iter()
             .enumerate()
             .filter(|(m, _)| !self.mirror_gone[*m])
-            .filter_map(|(_, mirror)| mirror.path.file_name().map(|n| format!("git-{}.lock", n.to_string_lossy())))
+            .filter_map(|(_, mirror)| mirror.lock.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
         for l in &self.inv.locks {
             if l.held {
                 continue;
             }
-            let stale = if l.name.starts_with("run-") && !mirror_locks_only {
+            let stale = if l.name.starts_with(RUN_LOCK_PREFIX) && !mirror_locks_only {
                 now.saturating_sub(l.mtime) >= LOCK_GRACE_SECS
-            } else if l.name.starts_with("git-") {
+            } else if l.name.starts_with(MIRROR_LOCK_PREFIX) {
                 !mirrors_left.contains(&l.name)
             } else {
                 false // cache.lock, and anything we do not know

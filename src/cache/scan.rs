@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::remove::is_held;
 use crate::deployer::BuildMeta;
-use crate::workdir::Workdir;
+use crate::workdir::{EntryDir, Workdir, MIRROR_SOURCE};
 
 /// One `venvs/<name>-<key>/` directory.
 #[derive(Debug, Clone)]
@@ -177,10 +177,10 @@ pub fn scan(wd: &Workdir) -> Inventory {
                 continue;
             }
             let hash = file_name(&path);
-            let lock = wd.lock_path(&format!("git-{hash}"));
+            let lock = wd.mirror_lock(&hash);
             let unit = inv.unit(&path);
             inv.mirrors.push(Mirror {
-                source: read_small(&path.join("arcaflow-source")).map(|s| s.trim().to_string()),
+                source: read_small(&path.join(MIRROR_SOURCE)).map(|s| s.trim().to_string()),
                 size: 0,
                 held: is_held(&lock),
                 lock,
@@ -195,7 +195,7 @@ pub fn scan(wd: &Workdir) -> Inventory {
                 push_stray(&mut inv, path);
                 continue;
             }
-            let lock = wd.lock_path(&format!("run-{}", file_name(&path)));
+            let lock = wd.run_lock(&file_name(&path));
             let unit = inv.unit(&path);
             inv.scratch.push(Scratch {
                 lock_exists: fs::symlink_metadata(&lock).is_ok(),
@@ -238,7 +238,7 @@ pub fn scan(wd: &Workdir) -> Inventory {
                 let unit = inv.unit(&path);
                 inv.temps.push(File { mtime: mtime(&meta), size: 0, held: false, name, path, unit });
             } else if let Some(id) = name.strip_suffix(".json") {
-                let held = is_held(&wd.lock_path(&format!("run-{id}")));
+                let held = is_held(&wd.run_lock(id));
                 let unit = inv.unit(&path);
                 inv.runs.push(File { mtime: mtime(&meta), size: 0, held, name, path, unit });
             }
@@ -314,22 +314,23 @@ fn scan_entry(inv: &mut Inventory, path: &Path) {
         Some((n, key)) if key.len() == 16 && key.chars().all(|c| c.is_ascii_hexdigit()) => n.to_string(),
         _ => dir_name.clone(),
     };
-    let current = read_small(&path.join("current")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let entry = EntryDir::at(path.to_path_buf());
+    let current = read_small(&entry.current()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let index = inv.entries.len();
     let unit = inv.unit(path);
     inv.entries.push(Entry {
         path: path.to_path_buf(),
         name,
-        building: is_held(&path.join("build.lock")),
+        building: is_held(&entry.build_lock()),
         own_size: 0,
         unit,
     });
     for (child, meta) in list_dir(path) {
         let child_name = file_name(&child);
-        if meta.is_dir() && child_name.starts_with('b') {
-            let meta_json =
-                read_small(&child.join("meta.json")).and_then(|t| serde_json::from_str::<BuildMeta>(&t).ok());
-            let last_used = read_small(&child.join("last-used"))
+        if meta.is_dir() && EntryDir::is_build_name(&child_name) {
+            let build = entry.build(&child_name);
+            let meta_json = read_small(&build.meta()).and_then(|t| serde_json::from_str::<BuildMeta>(&t).ok());
+            let last_used = read_small(&build.last_used())
                 .and_then(|t| t.trim().parse::<u64>().ok())
                 .or(meta_json.as_ref().map(|m| m.created_unix))
                 .unwrap_or_else(|| mtime(&meta));
@@ -341,7 +342,7 @@ fn scan_entry(inv: &mut Inventory, path: &Path) {
                 meta: meta_json,
                 last_used,
                 size: 0,
-                in_use: is_held(&child.join("use.lock")),
+                in_use: is_held(&build.use_lock()),
                 path: child,
                 unit,
             });

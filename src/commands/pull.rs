@@ -29,7 +29,7 @@ pub(crate) async fn pull(inv: &Invocation, args: PullArgs) -> Result<i32> {
         let ctx =
             context.clone().unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or(settled.cwd.clone()));
         let wf = crate::workflow::Workflow::load(&path, &ctx)?;
-        specs.extend(engine::module_specs(&wf, &settled.config, &ctx)?);
+        specs.extend(crate::plan::module_specs(&wf, &settled.config, &ctx)?);
     }
     for s in &args.spec {
         specs.insert(format!("spec:{s}"), ModuleSpec::parse(s, &settled.context)?);

@@ -42,15 +42,11 @@ impl Mirror {
                 }
                 let r = Repository::init_bare(&path).map_err(|e| git_err(&shown, "cannot create mirror", e))?;
                 // Recorded for `cache list`; never the URL with credentials.
-                let _ = std::fs::write(path.join("arcaflow-source"), &shown);
+                let _ = std::fs::write(path.join(workdir::MIRROR_SOURCE), &shown);
                 r
             }
         };
         Ok(Mirror { repo, url: url.to_string(), shown })
-    }
-
-    pub fn lock_name(url: &str) -> String {
-        format!("git-{}", url_hash(url))
     }
 
     /// Resolves `reference` (commit, tag, branch, or the remote HEAD when absent) to a commit id.
@@ -144,7 +140,7 @@ impl Mirror {
 }
 
 pub fn mirror_path(workdir: &Workdir, url: &str) -> PathBuf {
-    workdir.git_dir().join(url_hash(url))
+    workdir.mirror(&url_hash(url))
 }
 
 fn url_hash(url: &str) -> String {
@@ -182,5 +178,5 @@ pub fn scrub(message: &str) -> String {
 }
 
 pub fn lock_mirror(workdir: &Workdir, url: &str) -> Result<workdir::LockGuard> {
-    workdir::lock_exclusive(&workdir.lock_path(&Mirror::lock_name(url)))
+    workdir::lock_exclusive(&workdir.mirror_lock(&url_hash(url)))
 }

@@ -19,15 +19,14 @@ use crate::error::{Error, Result};
 use crate::events::{Observer, RunEvent};
 use crate::schema::PluginSchema;
 use crate::value::Value;
-use crate::workdir::{self, LockGuard, Workdir};
+use crate::workdir::key::{entry_key, KeyParts, BUILD_FORMAT};
+use crate::workdir::{self, BuildDir, EntryDir, LockGuard, Workdir};
 use python::Interpreter;
 use spec::{ModuleSpec, Source};
 use venv::{Build, InstallerKind};
 
 /// The PyPI classifier that marks a package as runnable by this deployer.
 pub const RUNNABLE_CLASSIFIER: &str = "Arcaflow :: Python Deployer :: Runnable";
-/// Bumped when the layout of a build changes, so old builds are never mistaken for new ones.
-const BUILD_FORMAT: u32 = 2;
 
 /// What `meta.json` records about a complete build; its presence is what "complete" means.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,7 +184,7 @@ impl Deployer {
         if self.policy != PullPolicy::Always {
             if let Some(pinned) = pinned_commit(spec) {
                 let python = self.interpreter()?.clone();
-                let entry = self.entry_dir(spec, &self.key(spec, &pinned, &python));
+                let entry = self.entry_dir(spec, &pinned, &python);
                 if let Some(p) = self.use_current(spec, &entry, false)? {
                     return self.checked(p);
                 }
@@ -193,9 +192,9 @@ impl Deployer {
         }
         let resolved = self.resolve(spec)?;
         let python = self.interpreter()?.clone();
-        let key = self.key(spec, &resolved, &python);
-        let entry = self.entry_dir(spec, &key);
-        std::fs::create_dir_all(&entry).map_err(|e| Error::io(format!("cannot create {}", entry.display()), e))?;
+        let entry = self.entry_dir(spec, &resolved, &python);
+        std::fs::create_dir_all(entry.path())
+            .map_err(|e| Error::io(format!("cannot create {}", entry.path().display()), e))?;
 
         if self.policy != PullPolicy::Always {
             if let Some(p) = self.use_current(spec, &entry, false)? {
@@ -207,7 +206,7 @@ impl Deployer {
                 ));
             }
         }
-        let _build_lock = workdir::lock_exclusive(&entry.join("build.lock"))?;
+        let _build_lock = workdir::lock_exclusive(&entry.build_lock())?;
         // Another process may have finished the same build while we waited for the lock.
         if let Some(p) = self.use_current(spec, &entry, self.policy == PullPolicy::Always)? {
             return self.checked(p);
@@ -215,8 +214,9 @@ impl Deployer {
         self.remove_incomplete(&entry);
         let started = std::time::Instant::now();
         let build_id = format!("b{}-{}", now_nanos(), std::process::id());
-        let build_dir = entry.join(&build_id);
-        let key = format!("build:{}", entry.display());
+        let build = entry.build(&build_id);
+        let build_dir = build.path().to_path_buf();
+        let key = format!("build:{}", entry.path().display());
         self.observer.on_event(&RunEvent::BuildStarted { key: key.clone(), plugin: shown.clone() });
         let result = self.build(spec, &resolved, &python, &build_dir, rt);
         self.observer.on_event(&RunEvent::BuildFinished {
@@ -243,8 +243,8 @@ impl Deployer {
                     build_seconds: started.elapsed().as_secs_f64(),
                 };
                 let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| deploy_err(e.to_string()))?;
-                workdir::write_atomic(&build_dir.join("meta.json"), &meta_json)?;
-                workdir::write_atomic(&entry.join("current"), build_id.as_bytes())?;
+                workdir::write_atomic(&build.meta(), &meta_json)?;
+                workdir::write_atomic(&entry.current(), build_id.as_bytes())?;
                 let mut p = self
                     .use_current(spec, &entry, false)?
                     .ok_or_else(|| deploy_err("the new build vanished".into()))?;
@@ -259,63 +259,27 @@ impl Deployer {
         }
     }
 
-    fn entry_dir(&self, spec: &ModuleSpec, key: &str) -> PathBuf {
-        self.workdir.venvs_dir().join(format!("{}-{}", spec.name, &key[..16]))
-    }
-
-    /// The cache entry (`venvs/<name>-<key>`) that `spec` maps to, computed without building,
-    /// fetching or writing anything (for `cache prune --keep`). A branch or tag is resolved in the
-    /// existing mirror only; `Ok(None)` when the source cannot be resolved offline (no mirror, a
-    /// ref it does not have, a local directory that is gone).
-    pub fn entry_offline(&self, spec: &ModuleSpec) -> Result<Option<PathBuf>> {
-        let (commit, subdirectory) = match &spec.source {
-            Source::Git { url, reference, subdirectory } => {
-                let path = git::mirror_path(&self.workdir, url);
-                // `Mirror::open` would re-create a broken mirror: only open one that is intact.
-                let in_mirror = if git2::Repository::open_bare(&path).is_ok() {
-                    git::Mirror::open(&self.workdir, url)?
-                        .resolve(reference.as_deref(), git::Fetch::Offline)
-                        .ok()
-                        .map(|c| c.to_string())
-                } else {
-                    None
-                };
-                let full_sha = reference
-                    .as_deref()
-                    .filter(|r| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()))
-                    .map(str::to_ascii_lowercase);
-                match in_mirror.or(full_sha) {
-                    Some(c) => (Some(c), subdirectory.clone()),
-                    None => return Ok(None),
-                }
-            }
-            Source::Local { path } => {
-                if !path.is_dir() {
-                    return Ok(None);
-                }
-                (Some(format!("content-{}", &tree_digest(path)?[..16])), None)
-            }
-            Source::PyPi { .. } => (None, None),
-        };
-        let resolved = Resolved {
-            identity: spec.source_identity(),
-            compatible: true,
-            commit,
-            subdirectory,
-            target: Target::Requirement(String::new()),
-        };
-        let key = self.key(spec, &resolved, self.interpreter()?);
-        Ok(Some(self.entry_dir(spec, &key)))
+    /// The cache entry of `spec` resolved as `r`, with `python`.
+    fn entry_dir(&self, spec: &ModuleSpec, r: &Resolved, python: &Interpreter) -> EntryDir {
+        let key = entry_key(&KeyParts {
+            spec,
+            commit: r.commit.as_deref(),
+            subdirectory: r.subdirectory.as_deref(),
+            python,
+            cfg: &self.cfg,
+        });
+        self.workdir.entry(&spec.name, &key)
     }
 
     /// The complete build that `current` names, marked in use; `None` if there is none (or, when
     /// `fresh_only`, if it was made before this run started).
-    fn use_current(&self, spec: &ModuleSpec, entry: &Path, fresh_only: bool) -> Result<Option<Plugin>> {
-        let Ok(id) = std::fs::read_to_string(entry.join("current")) else {
+    fn use_current(&self, spec: &ModuleSpec, entry: &EntryDir, fresh_only: bool) -> Result<Option<Plugin>> {
+        let Ok(id) = std::fs::read_to_string(entry.current()) else {
             return Ok(None);
         };
-        let build_dir = entry.join(id.trim());
-        let Ok(meta_text) = std::fs::read(build_dir.join("meta.json")) else {
+        let build = entry.build(id.trim());
+        let build_dir = build.path().to_path_buf();
+        let Ok(meta_text) = std::fs::read(build.meta()) else {
             return Ok(None);
         };
         let Ok(meta) = serde_json::from_slice::<BuildMeta>(&meta_text) else {
@@ -324,8 +288,8 @@ impl Deployer {
         if meta.format != BUILD_FORMAT || (fresh_only && meta.created_ms < self.run_started) {
             return Ok(None);
         }
-        let in_use = workdir::lock_shared(&build_dir.join("use.lock"))?;
-        let schema_bytes = match std::fs::read(build_dir.join("schema.cbor")) {
+        let in_use = workdir::lock_shared(&build.use_lock())?;
+        let schema_bytes = match std::fs::read(build.schema()) {
             Ok(b) => b,
             Err(_) => return Ok(None),
         };
@@ -341,10 +305,10 @@ impl Deployer {
             plugin: spec.to_string(),
             message: format!("the plugin's schema is invalid: {e}"),
         })?;
-        touch(&build_dir.join("last-used"));
+        touch(&build.last_used());
         Ok(Some(Plugin {
             spec: spec.clone(),
-            python: Build::venv_python(&build_dir.join("venv")),
+            python: Build::venv_python(&build.venv()),
             module: spec.module.clone(),
             schema,
             schema_value,
@@ -359,20 +323,21 @@ impl Deployer {
 
     /// Builds that `current` does not name and that nobody uses are leftovers of interrupted
     /// builds; we hold the build lock, so none of them is still being written.
-    fn remove_incomplete(&self, entry: &Path) {
-        let current = std::fs::read_to_string(entry.join("current")).unwrap_or_default();
-        let Ok(dirs) = std::fs::read_dir(entry) else {
+    fn remove_incomplete(&self, entry: &EntryDir) {
+        let current = std::fs::read_to_string(entry.current()).unwrap_or_default();
+        let Ok(dirs) = std::fs::read_dir(entry.path()) else {
             return;
         };
         for d in dirs.flatten() {
             let name = d.file_name().to_string_lossy().to_string();
-            if !name.starts_with('b') || name == current.trim() || !d.path().is_dir() {
+            if !EntryDir::is_build_name(&name) || name == current.trim() || !d.path().is_dir() {
                 continue;
             }
-            if d.path().join("meta.json").exists() {
+            let build = BuildDir::at(d.path());
+            if build.meta().exists() {
                 continue; // a complete older build: prune decides when it goes
             }
-            if let Ok(Some(_g)) = workdir::try_lock_exclusive(&d.path().join("use.lock")) {
+            if let Ok(Some(_g)) = workdir::try_lock_exclusive(&build.use_lock()) {
                 let _ = std::fs::remove_dir_all(d.path());
             }
         }
@@ -468,26 +433,6 @@ impl Deployer {
         }
     }
 
-    fn key(&self, spec: &ModuleSpec, r: &Resolved, python: &Interpreter) -> String {
-        let installer_options = serde_json::json!({
-            "index_url": self.cfg.index_url.as_deref().map(spec::redact_url),
-            "extra_index_urls": self.cfg.extra_index_urls.iter().map(|u| spec::redact_url(u)).collect::<Vec<_>>(),
-            "find_links": self.cfg.find_links,
-        });
-        let parts = serde_json::json!([
-            BUILD_FORMAT,
-            spec.name,
-            spec.module,
-            r.identity,
-            r.commit,
-            r.subdirectory,
-            python.path,
-            python.version,
-            installer_options,
-        ]);
-        hex::encode(Sha256::digest(parts.to_string().as_bytes()))
-    }
-
     fn build(
         &self,
         spec: &ModuleSpec,
@@ -543,7 +488,7 @@ impl Deployer {
             }
             Target::Requirement(req) => req.clone(),
         };
-        let venv = build_dir.join("venv");
+        let venv = BuildDir::at(build_dir.to_path_buf()).venv();
         Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, target: &target }
             .run()
             .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
@@ -563,7 +508,7 @@ impl Deployer {
         PluginSchema::from_value(&schema).map_err(|e| deploy_err(format!("the plugin's schema is invalid: {e}")))?;
         let mut bytes = Vec::new();
         ciborium::into_writer(&schema.to_cbor(), &mut bytes).map_err(|e| deploy_err(e.to_string()))?;
-        workdir::write_atomic(&build_dir.join("schema.cbor"), &bytes)?;
+        workdir::write_atomic(&BuildDir::at(build_dir.to_path_buf()).schema(), &bytes)?;
         Ok((spare, installer.name().to_string(), compatible))
     }
 
@@ -683,7 +628,8 @@ fn skip_local(name: &str) -> bool {
         || name.ends_with(".egg-info")
 }
 
-fn tree_digest(root: &Path) -> Result<String> {
+/// A digest of a local plugin directory's files (what `content-<digest>` keys a local build by).
+pub fn tree_digest(root: &Path) -> Result<String> {
     let mut h = Sha256::new();
     let walker = walkdir::WalkDir::new(root)
         .sort_by_file_name()

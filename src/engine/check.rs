@@ -35,7 +35,7 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
                     trees.push(("deploy", d));
                 }
                 if step.stop_if.is_some() {
-                    let plugin = &plugins[&super::plugin_key(p)];
+                    let plugin = &plugins[&crate::plan::plugin_key(p)];
                     let name = step_name(p, plugin);
                     if !plugin.schema.steps.get(&name).is_some_and(|s| s.has_cancel_signal()) {
                         return Err(format!(
@@ -68,7 +68,7 @@ fn check_steps(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<
         let StepKind::Plugin(p) = &step.kind else {
             continue;
         };
-        let Some(plugin) = plugins.get(&super::plugin_key(p)) else {
+        let Some(plugin) = plugins.get(&crate::plan::plugin_key(p)) else {
             return Err(format!("steps -> {id}: its plugin was not deployed"));
         };
         let names: Vec<&String> = plugin.schema.steps.keys().collect();
@@ -226,7 +226,7 @@ fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType 
         match &step.kind {
             StepKind::Plugin(p) => {
                 let outputs = plugins
-                    .get(&super::plugin_key(p))
+                    .get(&crate::plan::plugin_key(p))
                     .and_then(|pl| pl.schema.steps.get(&step_name(p, pl)))
                     .map(|s| s.outputs.iter().map(|(k, o)| (k.clone(), o.schema.expr_type())).collect())
                     .unwrap_or_default();

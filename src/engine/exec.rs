@@ -336,7 +336,7 @@ impl Run {
             let StepKind::Plugin(p) = &self.wf.steps[&id].kind else {
                 continue;
             };
-            let Some(plugin) = self.ctx.plugins.get(&super::plugin_key(p)).cloned() else {
+            let Some(plugin) = self.ctx.plugins.get(&crate::plan::plugin_key(p)).cloned() else {
                 continue;
             };
             let step_name = step_name(p, &plugin);
@@ -502,7 +502,7 @@ impl Run {
         timeout: Option<Duration>,
         closure_wait: Duration,
     ) {
-        let Some(plugin) = self.ctx.plugins.get(&super::plugin_key(p)).cloned() else {
+        let Some(plugin) = self.ctx.plugins.get(&crate::plan::plugin_key(p)).cloned() else {
             self.crash(id, "its plugin was not deployed".into());
             return;
         };
@@ -631,7 +631,7 @@ impl Run {
         };
         self.ctx
             .plugins
-            .get(&super::plugin_key(p))
+            .get(&crate::plan::plugin_key(p))
             .and_then(|pl| {
                 pl.schema.steps.get(&step_name(p, pl)).and_then(|s| s.outputs.get(output_id)).map(|o| o.error)
             })

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, PullPolicy};
+use crate::config::Config;
 use crate::deployer::spec::ModuleSpec;
 use crate::deployer::{Deployer, Plugin};
 use crate::error::{Error, Result};
 use crate::value::Value;
-use crate::workflow::{PluginStep, StepKind, Workflow};
+use crate::workflow::{PluginStep, Workflow};
 
 pub use exec::{ExecError, Interrupt, Resume, RunResult, StepReport, StepStatus};
 
@@ -29,60 +29,13 @@ pub const DEFAULT_CLOSURE_WAIT_MS: u64 = 5000;
 pub struct Loaded {
     pub workflow: Workflow,
     pub context: PathBuf,
-    /// Plugins by [`plugin_key`]; several steps may share one.
+    /// Plugins by [`crate::plan::plugin_key`]; several steps may share one.
     pub plugins: HashMap<String, Arc<Plugin>>,
 }
 
 /// The plugin step a workflow step runs: its `step`, or the plugin's only step.
 pub(crate) fn step_name(p: &PluginStep, plugin: &Plugin) -> String {
     p.step.clone().unwrap_or_else(|| plugin.schema.steps.keys().next().cloned().unwrap_or_default())
-}
-
-pub fn plugin_key(p: &PluginStep) -> String {
-    format!("{}\u{0}{}", p.src, p.module.as_deref().unwrap_or(""))
-}
-
-/// Every plugin step of a workflow and of its foreach sub-workflows.
-pub fn plugin_steps(wf: &Workflow) -> Vec<(String, &PluginStep)> {
-    let mut out = Vec::new();
-    for (id, step) in &wf.steps {
-        match &step.kind {
-            StepKind::Plugin(p) => out.push((id.clone(), p)),
-            StepKind::Foreach(f) => {
-                out.extend(plugin_steps(&f.workflow).into_iter().map(|(sub, p)| (format!("{id} -> {sub}"), p)))
-            }
-        }
-    }
-    out
-}
-
-/// Parses every module spec a workflow needs, refusing deployment types we cannot serve.
-pub fn module_specs(wf: &Workflow, config: &Config, context: &Path) -> Result<BTreeMap<String, ModuleSpec>> {
-    let mut specs = BTreeMap::new();
-    for (step_id, p) in plugin_steps(wf) {
-        let werr = |message: String| Error::Workflow { path: wf.path.clone(), message };
-        match config.deployment_types.get(&p.deployment_type).map(String::as_str) {
-            Some("python") => {}
-            Some(other) => {
-                return Err(werr(format!(
-                    "steps -> {step_id} -> plugin -> deployment_type: '{}' uses the {other} deployer; arcaflow-py only runs python plugins",
-                    p.deployment_type
-                )))
-            }
-            None => {
-                return Err(werr(format!(
-                    "steps -> {step_id} -> plugin -> deployment_type: no deployer is configured for '{}' (configured: {}); arcaflow-py runs python plugins: use deployment_type: python",
-                    p.deployment_type,
-                    config.deployment_types.keys().cloned().collect::<Vec<_>>().join(", ")
-                )))
-            }
-        }
-        let spec = ModuleSpec::parse(&p.src, context)
-            .and_then(|s| s.with_module(p.module.as_deref()))
-            .map_err(|e| werr(format!("steps -> {step_id} -> plugin -> src: {e}")))?;
-        specs.insert(plugin_key(p), spec);
-    }
-    Ok(specs)
 }
 
 /// Deploys every distinct plugin in parallel (builds are I/O and subprocess bound).
@@ -93,7 +46,7 @@ pub async fn deploy_all(
     let rt = tokio::runtime::Handle::current();
     // Shared with other runs, exclusive for `cache prune/clean`: nothing is removed while we
     // resolve, build and mark our builds in use.
-    let lock_path = deployer.workdir().lock_path("cache");
+    let lock_path = deployer.workdir().cache_lock();
     let _cache_lock = tokio::task::spawn_blocking(move || crate::workdir::lock_shared(&lock_path))
         .await
         .map_err(|e| Error::Cache(format!("cannot lock the cache: {e}")))??;
@@ -126,7 +79,7 @@ pub async fn deploy_all(
 
 pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deployer: Arc<Deployer>) -> Result<Loaded> {
     let workflow = Workflow::load(workflow_path, context)?;
-    let specs = module_specs(&workflow, config, context)?;
+    let specs = crate::plan::module_specs(&workflow, config, context)?;
     let plugins = deploy_all(deployer, specs).await?;
     check::check_workflow(&workflow, &plugins)
         .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
@@ -174,21 +127,6 @@ pub async fn execute(
         observer: settings.observer,
     });
     exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await
-}
-
-/// Every workflow file a run depends on: the workflow and its foreach sub-workflows.
-pub fn workflow_files(wf: &Workflow) -> Vec<PathBuf> {
-    let mut out = vec![wf.path.clone()];
-    for step in wf.steps.values() {
-        if let StepKind::Foreach(f) = &step.kind {
-            out.extend(workflow_files(&f.workflow));
-        }
-    }
-    out
-}
-
-pub fn effective_policy(config: &Config, flag: Option<PullPolicy>) -> PullPolicy {
-    flag.unwrap_or(config.python.module_pull_policy)
 }
 
 /// What running one plugin step on its own produced (`arcaflow-py plugin run`).

@@ -3,13 +3,20 @@
 //! Layout (everything below one directory, so prune can never reach outside it):
 //! ```text
 //! <workdir>/CACHEDIR.TAG
-//! <workdir>/git/<hash>/                 bare mirror of one repository URL (fetched incrementally)
-//! <workdir>/venvs/<name>-<key>/current  id of the complete build in use
-//! <workdir>/venvs/<name>-<key>/<build>/ venv/, meta.json (written last), schema.cbor, use.lock
+//! <workdir>/git/<hash>/                 bare mirror of one repository URL (fetched incrementally),
+//!                                       with `arcaflow-source` naming its (redacted) URL
+//! <workdir>/venvs/<name>-<key>/current  id of the complete build in use; build.lock while building
+//! <workdir>/venvs/<name>-<key>/<build>/ venv/, meta.json (written last), schema.cbor, use.lock, last-used
 //! <workdir>/runs/<run-id>.json          run state
 //! <workdir>/scratch/<run-id>/           per-run working directories of plugin processes
-//! <workdir>/locks/                      cross-process locks
+//! <workdir>/locks/                      cross-process locks: cache.lock, run-<id>.lock, git-<hash>.lock
 //! ```
+//!
+//! Every name in that layout is spelled once, here ([`Workdir`], [`EntryDir`], [`BuildDir`]);
+//! the cache key that names an entry is computed once, in [`key`]. The deployer writes through
+//! these types, the cache commands read and remove through them.
+
+pub mod key;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -78,6 +85,97 @@ impl Workdir {
     }
     pub fn lock_path(&self, name: &str) -> PathBuf {
         self.root.join("locks").join(format!("{name}.lock"))
+    }
+    /// Held shared by runs while they deploy, exclusively by `cache prune` and `cache clean`.
+    pub fn cache_lock(&self) -> PathBuf {
+        self.lock_path("cache")
+    }
+    /// Held by a run while it lives: its scratch directory is in use.
+    pub fn run_lock(&self, run_id: &str) -> PathBuf {
+        self.lock_path(&format!("{RUN_LOCK_PREFIX}{run_id}"))
+    }
+    /// The bare mirror of the repository whose URL hashes to `url_hash`.
+    pub fn mirror(&self, url_hash: &str) -> PathBuf {
+        self.git_dir().join(url_hash)
+    }
+    /// Held while a mirror is opened, fetched or read.
+    pub fn mirror_lock(&self, url_hash: &str) -> PathBuf {
+        self.lock_path(&format!("{MIRROR_LOCK_PREFIX}{url_hash}"))
+    }
+    /// The venv entry of a module whose cache key is `key` (see [`key::entry_key`]).
+    pub fn entry(&self, name: &str, key: &str) -> EntryDir {
+        EntryDir { path: self.venvs_dir().join(format!("{name}-{}", &key[..16.min(key.len())])) }
+    }
+}
+
+/// How the names of run locks and mirror locks in `locks/` begin.
+pub const RUN_LOCK_PREFIX: &str = "run-";
+pub const MIRROR_LOCK_PREFIX: &str = "git-";
+
+/// In a mirror: the file naming the (redacted) URL it mirrors, for `cache list`.
+pub const MIRROR_SOURCE: &str = "arcaflow-source";
+
+/// One `venvs/<name>-<key>/` directory: the builds of one module at one resolved source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDir {
+    path: PathBuf,
+}
+
+impl EntryDir {
+    pub fn at(path: PathBuf) -> EntryDir {
+        EntryDir { path }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Names the complete build in use (written last, atomically, after the build's meta.json).
+    pub fn current(&self) -> PathBuf {
+        self.path.join("current")
+    }
+    /// Held exclusively while a build of this entry is written.
+    pub fn build_lock(&self) -> PathBuf {
+        self.path.join("build.lock")
+    }
+    pub fn build(&self, id: &str) -> BuildDir {
+        BuildDir { path: self.path.join(id) }
+    }
+    /// Whether a child directory of the entry is a build (`b<nanos>-<pid>`).
+    pub fn is_build_name(name: &str) -> bool {
+        name.starts_with('b')
+    }
+}
+
+/// One `venvs/<entry>/b<nanos>-<pid>/` build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildDir {
+    path: PathBuf,
+}
+
+impl BuildDir {
+    pub fn at(path: PathBuf) -> BuildDir {
+        BuildDir { path }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Written last: its presence is what "complete" means.
+    pub fn meta(&self) -> PathBuf {
+        self.path.join("meta.json")
+    }
+    /// Held shared by every process that uses the build.
+    pub fn use_lock(&self) -> PathBuf {
+        self.path.join("use.lock")
+    }
+    /// Unix seconds of the last run that used the build.
+    pub fn last_used(&self) -> PathBuf {
+        self.path.join("last-used")
+    }
+    /// The plugin's schema, read once when the build was made.
+    pub fn schema(&self) -> PathBuf {
+        self.path.join("schema.cbor")
+    }
+    pub fn venv(&self) -> PathBuf {
+        self.path.join("venv")
     }
 }
 
