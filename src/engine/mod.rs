@@ -3,6 +3,7 @@
 
 mod check;
 mod exec;
+mod namespaces;
 pub mod resolve;
 mod step;
 
@@ -78,9 +79,10 @@ pub async fn deploy_all(
 }
 
 pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deployer: Arc<Deployer>) -> Result<Loaded> {
-    let workflow = Workflow::load(workflow_path, context)?;
+    let mut workflow = Workflow::load(workflow_path, context)?;
     let specs = crate::plan::module_specs(&workflow, config, context)?;
     let plugins = deploy_all(deployer, specs).await?;
+    namespaces::resolve_workflow(&mut workflow, &plugins)?;
     check::check_workflow(&workflow, &plugins)
         .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
     Ok(Loaded { workflow, context: context.to_path_buf(), plugins })

@@ -71,9 +71,18 @@ impl Display {
 pub struct Scope {
     pub root: String,
     pub objects: BTreeMap<String, ObjectSchema>,
+    /// Set when this scope stands for a resolved namespaced `ref`: the namespace it was borrowed
+    /// from. The reference engine exposes such root properties as namespaces of their own
+    /// (`…execute.inputs.items.item`), so the origin must survive resolution.
+    pub borrowed_from: Option<String>,
 }
 
 impl Scope {
+    /// A scope of `objects` rooted at `root`, not borrowed from a namespace.
+    pub fn new(root: impl Into<String>, objects: BTreeMap<String, ObjectSchema>) -> Scope {
+        Scope { root: root.into(), objects, borrowed_from: None }
+    }
+
     /// The root object. Parsing guarantees it exists; `None` only for hand-built, inconsistent scopes.
     pub fn root_object(&self) -> Option<&ObjectSchema> {
         self.objects.get(&self.root)

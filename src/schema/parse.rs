@@ -317,7 +317,7 @@ fn parse_scope(v: &Value, path: &mut Vec<String>) -> Result<Scope, SchemaError> 
         }
         Ok(())
     })?;
-    let scope = Scope { root, objects };
+    let scope = Scope::new(root, objects);
     check_scope_refs(&scope, path)?;
     Ok(scope)
 }
@@ -716,9 +716,10 @@ fn check_type_refs(ty: &Type, scope: &Scope, path: &mut Vec<String>) -> Result<(
 impl Scope {
     /// Resolves every `ref` that has a `namespace` (workflow input schemas borrowing a step's
     /// object, e.g. `namespace: $.steps.example.starting.inputs.input`). `resolve(namespace, id)`
-    /// returns the scope that namespace names; the ref is replaced by a nested `scope` type rooted
-    /// at `id` with that scope's objects, so refs inside the borrowed object keep resolving in
-    /// their own scope. Errors name the ref's path.
+    /// returns a scope rooted at `id` holding the objects `id` needs, or the message saying why
+    /// it cannot (unknown namespace, no such object there). The ref is replaced by that scope
+    /// (with `borrowed_from` set), so refs inside the borrowed object keep resolving in their own
+    /// scope. Errors name the ref's path.
     pub fn resolve_namespaced_refs(
         &mut self,
         resolve: &mut dyn FnMut(&str, &str) -> Result<Scope, String>,
@@ -753,15 +754,10 @@ fn resolve_in_type(
 ) -> Result<(), SchemaError> {
     match ty {
         Type::Ref { id, namespace: Some(namespace) } => {
-            let foreign = resolve(namespace, id).or_else(|m| err(path, m))?;
-            if !foreign.objects.contains_key(id.as_str()) {
-                let known: Vec<&str> = foreign.objects.keys().map(String::as_str).collect();
-                return err(
-                    path,
-                    format!("Object '{id}' not found in namespace '{namespace}' (known: {})", known.join(", ")),
-                );
-            }
-            *ty = Type::Scope(Scope { root: id.clone(), objects: foreign.objects });
+            let mut borrowed = resolve(namespace, id).or_else(|m| err(path, m))?;
+            borrowed.root = id.clone();
+            borrowed.borrowed_from = Some(namespace.clone());
+            *ty = Type::Scope(borrowed);
             Ok(())
         }
         Type::List { items, .. } => at(path, "items", |path| resolve_in_type(items, resolve, path)),

@@ -1112,7 +1112,7 @@ objects:
         bad(&sc, "{p: {x: 1}}"),
         (
             p(&["p"]),
-            "Namespaced references are not supported yet (object 'InputParams' in namespace '$.steps.example.starting.inputs.input')".into()
+            "Namespaced reference to object 'InputParams' in namespace '$.steps.example.starting.inputs.input' was not resolved".into()
         )
     );
     assert_eq!(sc.expr_type(), ExprType::object("R", [("p".to_string(), ExprType::Any)].into_iter().collect()));
@@ -1131,6 +1131,10 @@ objects:
         Ok(foreign.clone())
     });
     assert_eq!(result, Ok(()));
+    // The ref became the borrowed scope, remembering where it came from.
+    let Type::Scope(borrowed) = &sc.objects["R"].properties["p"].ty else { panic!("not resolved") };
+    assert_eq!(borrowed.borrowed_from.as_deref(), Some("$.steps.example.starting.inputs.input"));
+    assert_eq!(borrowed.root, "InputParams");
     assert_eq!(asked, vec![("$.steps.example.starting.inputs.input".to_string(), "InputParams".to_string())]);
     assert_eq!(ok(&sc, "{p: {x: {n: '3'}}}"), yaml("{p: {x: {n: 3}}}"));
 

@@ -171,7 +171,7 @@ fn validate_type(ty: &Type, scope: &Scope, v: &Value, path: &mut Vec<String>) ->
 /// (`Scope::resolve_namespaced_refs`); one that is left is reported, not guessed.
 pub(super) fn resolve_ref<'a>(id: &str, namespace: Option<&str>, scope: &'a Scope) -> Result<&'a ObjectSchema, String> {
     if let Some(namespace) = namespace {
-        return Err(format!("Namespaced references are not supported yet (object '{id}' in namespace '{namespace}')"));
+        return Err(format!("Namespaced reference to object '{id}' in namespace '{namespace}' was not resolved"));
     }
     scope.objects.get(id).ok_or_else(|| format!("Referenced object '{id}' not found in scope"))
 }

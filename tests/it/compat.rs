@@ -1,0 +1,206 @@
+//! Workflows written for the reference engine: namespaced references in schemas, step inputs
+//! checked at load, and the data of disabled steps (issue 14).
+
+use crate::support::*;
+
+/// A workflow whose input forwards the whole `echo` input: `type: ref` with a step namespace.
+fn forwarding_workflow(spec: &str, namespace: &str, id: &str) -> String {
+    format!(
+        r#"
+version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        params:
+          type: {{type_id: ref, id: {id}, namespace: {namespace}}}
+steps:
+  hello:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: !expr $.input.params
+outputs:
+  success: {{msg: !expr $.steps.hello.outputs.success.msg, length: !expr $.steps.hello.outputs.success.length}}
+"#
+    )
+}
+
+#[test]
+fn a_namespaced_ref_forwards_a_whole_plugin_input() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.workflow(&forwarding_workflow(&spec, "$.steps.hello.starting.inputs.input", "EchoInput"))
+        .input("params: {msg: hello, sleep: '0'}");
+    let out = case.run();
+    out.assert_code(0);
+    let y = out.yaml();
+    assert_eq!(y["output_data"]["msg"], "hello");
+    assert_eq!(y["output_data"]["length"], 5);
+}
+
+#[test]
+fn an_input_that_breaks_the_borrowed_object_is_an_invalid_input_with_its_path() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.workflow(&forwarding_workflow(&spec, "$.steps.hello.starting.inputs.input", "EchoInput"))
+        .input("params: {sleep: 1}");
+    let out = case.run();
+    out.assert_code(3);
+    assert!(out.stderr.contains("params -> msg: This field is required"), "{}", out.stderr);
+    assert!(!out.stderr.contains("Namespaced"), "{}", out.stderr);
+}
+
+#[test]
+fn a_namespace_that_does_not_exist_is_a_workflow_error_naming_the_field_and_the_namespaces() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.workflow(&forwarding_workflow(&spec, "$.steps.hello.starting.inputs.nope", "EchoInput"))
+        .input("params: {msg: hello}");
+    let out: RunOutput = case.command("validate").output().unwrap().into();
+    out.assert_code(1);
+    assert!(out.stderr.contains("workflow.yaml"), "{}", out.stderr);
+    assert!(out.stderr.contains("input -> objects -> In -> properties -> params -> type"), "{}", out.stderr);
+    assert!(out.stderr.contains("the namespace '$.steps.hello.starting.inputs.nope'"), "{}", out.stderr);
+    // The namespaces that do exist are listed, with their objects.
+    assert!(out.stderr.contains("$.steps.hello.starting.inputs.input: EchoInput"), "{}", out.stderr);
+    assert!(out.stderr.contains("$.steps.hello.outputs.outputs.success: EchoOutput"), "{}", out.stderr);
+    assert!(!out.stderr.contains("invalid input file"), "{}", out.stderr);
+}
+
+#[test]
+fn an_object_the_namespace_lacks_is_a_workflow_error() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.workflow(&forwarding_workflow(&spec, "$.steps.hello.starting.inputs.input", "Nope"))
+        .input("params: {msg: hello}");
+    let out = case.run();
+    out.assert_code(1);
+    assert!(
+        out.stderr
+            .contains("the namespace '$.steps.hello.starting.inputs.input' has no object 'Nope' (it has: EchoInput)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn output_namespaces_lend_output_objects_and_static_checks_see_them() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    // An input typed as the plugin's output object, read by an expression: the static check must
+    // know its fields (a misspelled one is a load error).
+    let wf = format!(
+        r#"
+version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        previous:
+          type: {{type_id: ref, id: EchoOutput, namespace: $.steps.hello.outputs.outputs.success}}
+steps:
+  hello:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: {{msg: !expr $.input.previous.FIELD}}
+outputs:
+  success: {{msg: !expr $.steps.hello.outputs.success.msg}}
+"#
+    );
+    case.workflow(&wf.replace("FIELD", "flavor"))
+        .input("previous: {msg: a, length: 1, started: 1.5, ended: 2.5, pid: 7, flavor: sweet}");
+    let out = case.run();
+    out.assert_code(0);
+    assert_eq!(out.yaml()["output_data"]["msg"], "sweet");
+
+    case.workflow(&wf.replace("FIELD", "flavour"));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("flavour"), "{}", out.stderr);
+}
+
+/// bindConstants over a sub-workflow whose input borrows plugin objects, and a parent input that
+/// borrows them again through the foreach namespaces `…execute.inputs.items.item` / `.constant`
+/// (the shape of arcaflow-workflows' stressng-pcp example).
+#[test]
+fn foreach_item_and_constant_namespaces_chain_through_a_sub_workflow() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.file(
+        "sub.yaml",
+        &format!(
+            r#"
+version: v0.2.0
+input:
+  root: Both
+  objects:
+    Both:
+      id: Both
+      properties:
+        item:
+          type: {{type_id: ref, id: EchoInput, namespace: $.steps.first.starting.inputs.input}}
+        constant:
+          type: {{type_id: ref, id: EchoInput, namespace: $.steps.second.starting.inputs.input}}
+steps:
+  first:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: !expr $.input.item
+  second:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: !expr $.input.constant
+outputs:
+  success:
+    item: !expr $.steps.first.outputs.success.msg
+    constant: !expr $.steps.second.outputs.success.msg
+"#
+        ),
+    );
+    case.workflow(
+        r#"
+version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        tests:
+          type:
+            type_id: list
+            items: {type_id: ref, id: EchoInput, namespace: $.steps.loop.execute.inputs.items.item}
+        common:
+          type: {type_id: ref, id: EchoInput, namespace: $.steps.loop.execute.inputs.items.constant}
+        whole:
+          required: false
+          type: {type_id: ref, id: Both, namespace: $.steps.loop.execute.inputs.items}
+steps:
+  loop:
+    kind: foreach
+    workflow: sub.yaml
+    items: !expr bindConstants($.input.tests, $.input.common)
+outputs:
+  success: {data: !expr $.steps.loop.outputs.success.data}
+"#,
+    )
+    .input("tests: [{msg: a}, {msg: bb}]\ncommon: {msg: shared}\n");
+    let out = case.run();
+    out.assert_code(0);
+    let y = out.yaml();
+    let data = y["output_data"]["data"].as_sequence().unwrap().clone();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0]["item"], "a");
+    assert_eq!(data[1]["item"], "bb");
+    assert_eq!(data[1]["constant"], "shared");
+
+    // The item type is the plugin's: a wrong field is caught when the input is read.
+    case.input("tests: [{msg: a, colour: red}]\ncommon: {msg: shared}\n");
+    let out = case.run();
+    out.assert_code(3);
+    assert!(out.stderr.contains("Invalid parameter 'colour'"), "{}", out.stderr);
+}
