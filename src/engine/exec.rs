@@ -405,7 +405,7 @@ impl Run {
                 }
                 Res::Ready(Value::Bool(false)) => {
                     self.set_stage(id, "enabling", "resolved", Value::map_from([("enabled", Value::Bool(false))]));
-                    let message = format!("Step {}{id} disabled", self.label);
+                    let message = self.disabled_message(id);
                     self.set_stage(
                         id,
                         "disabled",
@@ -487,6 +487,20 @@ impl Run {
             }
         }
         true
+    }
+
+    /// The `disabled` stage's message, worded as the reference engine words it (workflows may
+    /// compare it): `Step <id>/<plugin step> disabled`, `Step foreach <id> disabled`. The id is
+    /// the step's own, also inside a foreach item, as in the reference.
+    fn disabled_message(&self, id: &str) -> String {
+        match self.wf.steps.get(id).map(|s| &s.kind) {
+            Some(StepKind::Plugin(p)) => {
+                let name = self.ctx.plugins.get(&super::plugin_key(p)).map(|pl| step_name(p, pl)).unwrap_or_default();
+                format!("Step {id}/{name} disabled")
+            }
+            Some(StepKind::Foreach(_)) => format!("Step foreach {id} disabled"),
+            None => format!("Step {id} disabled"),
+        }
     }
 
     fn timeout_for(&self, step: Option<f64>) -> Option<Duration> {

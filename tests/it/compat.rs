@@ -204,3 +204,38 @@ outputs:
     out.assert_code(3);
     assert!(out.stderr.contains("Invalid parameter 'colour'"), "{}", out.stderr);
 }
+
+/// The `disabled` output carries the reference engine's message: step id and plugin step name
+/// for plugin steps, `foreach` and the id for foreach steps.
+#[test]
+fn disabled_steps_report_the_reference_engines_message() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    case.file("sub.yaml", &with_spec(&format!("version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  e:\n    plugin: {{deployment_type: python, src: \"SPEC\"}}\n    step: echo\n    input: {{msg: x}}\noutputs:\n  success: {{m: !expr $.steps.e.outputs.success.msg}}\n")));
+    case.workflow(&format!(
+        r#"
+version: v0.2.0
+{EMPTY_INPUT}
+steps:
+  a:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: {{msg: never}}
+    enabled: !expr 1 == 2
+  loop:
+    kind: foreach
+    workflow: sub.yaml
+    items: [{{}}]
+    enabled: !expr 1 == 2
+outputs:
+  success:
+    a: !expr $.steps.a.disabled.output.message
+    loop: !expr $.steps.loop.disabled.output.message
+"#
+    ));
+    let out = case.run();
+    out.assert_code(0);
+    let y = out.yaml();
+    assert_eq!(y["output_data"]["a"], "Step a/echo disabled");
+    assert_eq!(y["output_data"]["loop"], "Step foreach loop disabled");
+}

@@ -31,7 +31,7 @@ outputs:
     out.assert_code(0);
     let d = &out.yaml()["output_data"]["result"];
     assert_eq!(d["result"].as_str(), Some("disabled"));
-    assert_eq!(d["message"].as_str(), Some("Step maybe disabled"));
+    assert_eq!(d["message"].as_str(), Some("Step maybe/echo disabled"));
     // A literal `true` enables the step (the reference engine reads it as the string "true").
     case.workflow(&body("true"));
     let out = case.run();
