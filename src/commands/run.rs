@@ -36,6 +36,7 @@ async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollecto
     let deployer = settled.deployer(args.common.pull_policy)?;
     let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer.clone()).await?;
     let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+    engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
 
     let started = RunSession::start_workflow(deployer.workdir(), &loaded, &input, args.resume.as_deref())?;
     let run_id = started.run_id().to_string();

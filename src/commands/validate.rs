@@ -24,7 +24,8 @@ pub(crate) async fn validate(inv: &Invocation, args: ValidateArgs) -> Result<i32
         let settled = inv.settle(paths.config.as_deref(), paths.context.clone(), args.common.workdir.as_deref())?;
         let deployer = settled.deployer(args.common.pull_policy)?;
         let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer).await?;
-        engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+        let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+        engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
         eprintln!("{}: valid", paths.workflow.display());
         Ok(exit::SUCCESS)
     })

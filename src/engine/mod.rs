@@ -4,6 +4,7 @@
 mod check;
 mod exec;
 mod namespaces;
+mod precheck;
 pub mod resolve;
 mod step;
 
@@ -84,8 +85,19 @@ pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deploye
     let plugins = deploy_all(deployer, specs).await?;
     namespaces::resolve_workflow(&mut workflow, &plugins)?;
     check::check_workflow(&workflow, &plugins)
+        .and_then(|()| precheck::check_step_inputs(&workflow, &plugins, precheck::Known::Literals, context))
         .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
     Ok(Loaded { workflow, context: context.to_path_buf(), plugins })
+}
+
+/// Checks the step inputs computed from the (validated) workflow input before any step starts;
+/// a value that breaks a plugin's schema is an invalid input (exit 3), naming step and field.
+pub fn check_step_inputs(loaded: &Loaded, input: &Value, input_path: Option<&Path>) -> Result<()> {
+    precheck::check_step_inputs(&loaded.workflow, &loaded.plugins, precheck::Known::Input(input), &loaded.context)
+        .map_err(|message| Error::Input {
+            path: input_path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(no input file: {})")),
+            message: format!("{message} (the value comes from the workflow input)"),
+        })
 }
 
 /// Reads and validates the workflow input; a bad input is a failed run (exit 3), as in the reference.

@@ -81,6 +81,7 @@ pub use model::{
 };
 pub use types::EXPR_TYPE_MAX_DEPTH;
 pub use units::{Unit, UnitNumber, Units};
+pub use validate::unknown;
 
 /// A schema definition that cannot be used. `path` locates it in the definition
 /// (e.g. `steps -> greet -> input -> objects -> GreetInput -> properties -> name -> type`).

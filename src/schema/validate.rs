@@ -24,7 +24,45 @@ impl Scope {
     }
 }
 
+/// Text of the stand-in for a value known only at run time (see `Scope::check_known`). Inert in
+/// ordinary validation: it is honoured only while a `check_known` call runs on this thread.
+const UNKNOWN_TEXT: &str = "\u{0}arcaflow-py: known at run time\u{0}";
+
+thread_local! {
+    static ALLOW_UNKNOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A value known only at run time (it depends on a step output), for `Scope::check_known`.
+pub fn unknown() -> Value {
+    Value::String(UNKNOWN_TEXT.to_string())
+}
+
+fn is_unknown(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s == UNKNOWN_TEXT) && ALLOW_UNKNOWN.with(|a| a.get())
+}
+
+impl Scope {
+    /// Checks what is known of a value before a run: parts that are [`unknown()`] match any
+    /// type (and count as set), everything else is validated as by `validate`. So a literal that
+    /// breaks the schema is found before anything starts, and nothing that may still become valid
+    /// is rejected.
+    pub fn check_known(&self, v: &Value) -> Result<(), ValidationError> {
+        ALLOW_UNKNOWN.with(|a| a.set(true));
+        let result = self.validate(v).map(|_| ());
+        ALLOW_UNKNOWN.with(|a| a.set(false));
+        result
+    }
+}
+
 impl Type {
+    /// `Scope::check_known` for a type whose refs resolve in `scope`.
+    pub fn check_known_in(&self, scope: &Scope, v: &Value) -> Result<(), ValidationError> {
+        ALLOW_UNKNOWN.with(|a| a.set(true));
+        let result = self.validate_in(scope, v).map(|_| ());
+        ALLOW_UNKNOWN.with(|a| a.set(false));
+        result
+    }
+
     /// Validates `v` against this type; refs resolve in `scope` (the scope the type was defined in).
     pub fn validate_in(&self, scope: &Scope, v: &Value) -> Result<Value, ValidationError> {
         validate_type(self, scope, v, &mut Vec::new())
@@ -51,6 +89,9 @@ fn at<T>(
 }
 
 fn validate_type(ty: &Type, scope: &Scope, v: &Value, path: &mut Vec<String>) -> Result<Value, ValidationError> {
+    if is_unknown(v) {
+        return Ok(v.clone());
+    }
     match ty {
         Type::String { min, max, pattern } => {
             let s = coerce_string(v).or_else(|m| fail(path, m))?;
@@ -185,6 +226,9 @@ fn validate_object(
     v: &Value,
     path: &mut Vec<String>,
 ) -> Result<Value, ValidationError> {
+    if is_unknown(v) {
+        return Ok(v.clone());
+    }
     let Value::Map(map) = v else {
         return fail(path, format!("Must be a map, got {}", v.type_name()));
     };
@@ -258,20 +302,27 @@ fn validate_one_of<K: Ord + std::fmt::Display>(
         return fail(path, format!("Must be a map, got {}", v.type_name()));
     };
     let field_key = Key::Str(field.to_string());
-    let (member, discriminator) = at(path, field, |path| {
+    let picked = at(path, field, |path| {
         let raw = match map.get(&field_key) {
             Some(raw) if !matches!(raw, Value::Null) => raw,
             _ => return fail(path, "Required discriminator field not found"),
         };
+        if is_unknown(raw) {
+            return Ok(None);
+        }
         let (key, discriminator) = coerce(raw).or_else(|m| fail(path, m))?;
         match types.get(&key) {
-            Some(member) => Ok((member, discriminator)),
+            Some(member) => Ok(Some((member, discriminator))),
             None => {
                 let expected: Vec<String> = types.keys().map(ToString::to_string).collect();
                 fail(path, format!("Invalid value for field: '{key}' expected one of: '{}'", expected.join("', '")))
             }
         }
     })?;
+    // An unknown discriminator picks no member: nothing more can be checked.
+    let Some((member, discriminator)) = picked else {
+        return Ok(v.clone());
+    };
     let (object, member_scope) = match member {
         Type::Ref { id, namespace } => {
             (resolve_ref(id, namespace.as_deref(), scope).or_else(|m| fail(path, m))?, scope)

@@ -239,3 +239,122 @@ outputs:
     assert_eq!(y["output_data"]["a"], "Step a/echo disabled");
     assert_eq!(y["output_data"]["loop"], "Step foreach loop disabled");
 }
+
+/// Two steps: `first` appends to a count file when it runs, `second` gets `SECOND` as input.
+fn two_steps(second_input: &str, count_file: &std::path::Path) -> String {
+    with_spec(&format!(
+        r#"
+version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        s: {{type: {{type_id: string}}, required: false}}
+steps:
+  first:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {{msg: one, count_file: "{}"}}
+  second:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {second_input}
+outputs:
+  success: {{a: !expr $.steps.first.outputs.success.msg, b: !expr $.steps.second.outputs.success.msg}}
+"#,
+        count_file.display()
+    ))
+}
+
+#[test]
+fn a_literal_step_input_that_breaks_the_schema_is_an_invalid_workflow_before_anything_starts() {
+    let case = Case::new();
+    let count = case.path("count");
+    case.workflow(&two_steps("{msg: two, sleep: soon}", &count));
+    for command in ["validate", "run"] {
+        let out: RunOutput = case.command(command).output().unwrap().into();
+        out.assert_code(1);
+        assert!(out.stderr.contains("workflow.yaml"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("steps -> second -> input -> sleep: Cannot parse 'soon' as a float"),
+            "{}",
+            out.stderr
+        );
+        assert!(!count.exists(), "a plugin step ran");
+    }
+    // Unknown fields and missing required ones are literal errors too.
+    case.workflow(&two_steps("{sleep: 1}", &count));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("steps -> second -> input -> msg: This field is required"), "{}", out.stderr);
+    case.workflow(&two_steps("{msg: two, colour: red}", &count));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("steps -> second -> input: Invalid parameter 'colour'"), "{}", out.stderr);
+    assert!(!count.exists(), "a plugin step ran");
+}
+
+#[test]
+fn a_step_input_from_the_workflow_input_is_checked_before_anything_starts() {
+    let case = Case::new();
+    let count = case.path("count");
+    case.workflow(&two_steps("{msg: two, sleep: !expr $.input.s}", &count)).input("s: soon");
+    for command in ["validate", "run"] {
+        let out: RunOutput = case.command(command).output().unwrap().into();
+        out.assert_code(3);
+        assert!(out.stderr.contains("input.yaml"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("steps -> second -> input -> sleep: Cannot parse 'soon' as a float"),
+            "{}",
+            out.stderr
+        );
+        assert!(!count.exists(), "a plugin step ran");
+    }
+    case.input("s: '0.01'");
+    case.run().assert_code(0);
+    assert!(count.exists());
+}
+
+#[test]
+fn parts_that_depend_on_step_outputs_are_left_to_the_run() {
+    let case = Case::new();
+    let count = case.path("count");
+    // `msg` is required and comes from a step; the literal around it is checked and fine.
+    case.workflow(&two_steps("{msg: !expr $.steps.first.outputs.success.msg, sleep: 0}", &count));
+    let out = case.run();
+    out.assert_code(0);
+    assert_eq!(out.yaml()["output_data"]["b"], "one");
+}
+
+#[test]
+fn literal_foreach_items_are_checked_against_the_sub_workflow_input() {
+    let case = Case::new();
+    case.file(
+        "sub.yaml",
+        &with_spec(
+            r#"
+version: v0.2.0
+input: {root: I, objects: {I: {id: I, properties: {n: {type: {type_id: integer}}}}}}
+steps:
+  e:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: !expr $.input.n}
+outputs:
+  success: {m: !expr $.steps.e.outputs.success.msg}
+"#,
+        ),
+    );
+    case.workflow(&format!(
+        "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  loop:\n    kind: foreach\n    workflow: sub.yaml\n    items: [{{n: 1}}, {{n: x}}]\noutputs:\n  success: {{d: !expr $.steps.loop.outputs.success.data}}\n"
+    ));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("steps -> loop -> items -> [1] -> n: Cannot parse 'x' as an integer"),
+        "{}",
+        out.stderr
+    );
+}
