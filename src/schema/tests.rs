@@ -1492,3 +1492,51 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// check_known: values partly known before a run
+
+#[test]
+fn unknown_parts_match_any_type_and_count_as_set_while_known_parts_are_checked() {
+    let sc = scope(
+        r#"
+root: R
+objects:
+  R:
+    id: R
+    properties:
+      n: {type: {type_id: integer, max: 5}}
+      s: {type: {type_id: string}}
+      l: {type: {type_id: list, items: {type_id: integer}}, required: false}
+      o:
+        required: false
+        type:
+          type_id: one_of_string
+          types: {a: {type_id: ref, id: A}}
+  A: {id: A, properties: {x: {type: {type_id: integer}}}}
+"#,
+    );
+    let with = |pairs: Vec<(&str, Value)>| Value::map_from(pairs);
+    // A required field that is unknown is fine; a known one is still checked.
+    assert_eq!(sc.check_known(&with(vec![("n", unknown()), ("s", Value::String("x".into()))])), Ok(()));
+    let e = sc.check_known(&with(vec![("n", Value::Int(9)), ("s", unknown())])).unwrap_err();
+    assert_eq!((e.path, e.message), (p(&["n"]), "Must be at most 5".to_string()));
+    // Unknown list items, a whole unknown value, an unknown discriminator.
+    assert_eq!(
+        sc.check_known(&with(vec![("n", Value::Int(1)), ("s", unknown()), ("l", Value::List(vec![unknown()]))])),
+        Ok(())
+    );
+    assert_eq!(sc.check_known(&unknown()), Ok(()));
+    let o = |v: Value| with(vec![("n", Value::Int(1)), ("s", Value::String("x".into())), ("o", v)]);
+    assert_eq!(sc.check_known(&o(with(vec![("_type", unknown()), ("x", Value::String("no".into()))]))), Ok(()));
+    let e = sc
+        .check_known(&o(with(vec![("_type", Value::String("a".into())), ("x", Value::String("no".into()))])))
+        .unwrap_err();
+    assert_eq!(e.path, p(&["o", "x"]));
+    // Unknown fields are still unknown fields.
+    let e = sc.check_known(&with(vec![("n", unknown()), ("s", unknown()), ("zz", unknown())])).unwrap_err();
+    assert!(e.message.starts_with("Invalid parameter 'zz'"), "{}", e.message);
+    // Outside check_known the stand-in is ordinary text.
+    let e = sc.validate(&with(vec![("n", unknown()), ("s", Value::String("x".into()))])).unwrap_err();
+    assert_eq!(e.path, p(&["n"]));
+}
