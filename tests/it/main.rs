@@ -6,6 +6,7 @@ mod cache;
 mod cli;
 mod compat;
 mod deployer;
+mod differential;
 mod faults;
 mod foundation;
 mod lifecycle;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 pub struct GitHttpServer {
+    pub host: String,
     pub port: u16,
     stop: Arc<AtomicBool>,
     pub requests: Arc<AtomicUsize>,
@@ -29,9 +30,20 @@ impl GitHttpServer {
         Self::start_with(root, None, Some(cut))
     }
 
+    /// A server on a given loopback address, e.g. `127.80.0.1:80` for clients that accept only
+    /// URLs without a port (the reference engine). Fails when the address cannot be bound.
+    pub fn start_on(root: &Path, address: &str) -> std::io::Result<GitHttpServer> {
+        Ok(Self::serve_on(TcpListener::bind(address)?, root, None, None))
+    }
+
     fn start_with(root: &Path, credentials: Option<&str>, cut: Option<usize>) -> GitHttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let port = listener.local_addr().unwrap().port();
+        Self::serve_on(listener, root, credentials, cut)
+    }
+
+    fn serve_on(listener: TcpListener, root: &Path, credentials: Option<&str>, cut: Option<usize>) -> GitHttpServer {
+        let local = listener.local_addr().unwrap();
+        let (host, port) = (local.ip().to_string(), local.port());
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -53,11 +65,14 @@ impl GitHttpServer {
                 }
             }
         });
-        GitHttpServer { port, stop, requests, thread: Some(thread) }
+        GitHttpServer { host, port, stop, requests, thread: Some(thread) }
     }
 
     pub fn url(&self, repo: &str) -> String {
-        format!("http://127.0.0.1:{}/{repo}", self.port)
+        match self.port {
+            80 => format!("http://{}/{repo}", self.host),
+            port => format!("http://{}:{port}/{repo}", self.host),
+        }
     }
 
     pub fn stop(&mut self) {
