@@ -739,3 +739,222 @@ outputs:
     assert_eq!(both.reference_doc["output_data"]["result"]["result"], "disabled", "{}", both.report());
     assert_eq!(both.ours_doc["output_data"]["result"]["result"], "enabled", "{}", both.report());
 }
+
+/// The shape of arcaflow-workflows' quoting example: a literal `items` list whose elements hold
+/// string literals with every quoting style of the expression language.
+#[test]
+fn differential_literal_items_with_quoted_string_literals() {
+    let sub = r#"version: v0.2.0
+input:
+  root: Sub
+  objects:
+    Sub:
+      id: Sub
+      properties:
+        name: {type: {type_id: string}}
+steps:
+  echo:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: !expr $.input.name}
+outputs:
+  success:
+    name: !expr $.steps.echo.outputs.success.msg
+"#;
+    let workflow = r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  loop:
+    kind: foreach
+    workflow: sub.yaml
+    items:
+      - name: !expr '"Here''s an apostrophe and \"embedded quotes\"."'
+      - name: !expr "'Here\\'s an apostrophe and \"embedded quotes\".'"
+      - name: !expr |-
+          'Here\'s an apostrophe and "embedded quotes".'
+      - name: !expr '`Here''s a raw \n string`'
+      - name: plain text, no expression
+outputs:
+  success:
+    names: !expr $.steps.loop.outputs.success.data
+"#;
+    let both = env().run_both(workflow, None, &[("sub.yaml", sub)]);
+    both.assert_same(0);
+    assert_eq!(both.ours_doc["output_data"]["names"][0]["name"], "Here's an apostrophe and \"embedded quotes\".");
+    assert_eq!(both.ours_doc["output_data"]["names"][3]["name"], "Here's a raw \\n string");
+}
+
+/// Data passed along a chain, a `wait_for` on a whole output stage and one on `starting.started`
+/// (the serial-data_passing and serial-wait_for examples).
+#[test]
+fn differential_chained_steps_with_wait_for() {
+    let both = env().run_both(
+        r#"version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        nick: {type: {type_id: string}}
+        times: {type: {type_id: integer}, required: false, default: "2"}
+steps:
+  first:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: !expr $.input.nick, count: !expr $.input.times}
+  second:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: greet
+    input:
+      name: {_type: nickname, nick: !expr $.steps.first.outputs.success.msg}
+      greeting: Howdy
+    wait_for: !expr $.steps.first.outputs
+  third:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: after start}
+    wait_for: !expr $.steps.second.starting.started
+outputs:
+  success:
+    repeated: !expr $.steps.first.outputs.success.repeated
+    greeting: !expr $.steps.second.outputs.success.message
+    third: !expr $.steps.third.outputs.success.length
+"#,
+        Some("nick: Arca\n"),
+        &[],
+    );
+    both.assert_same(0);
+    assert_eq!(both.ours_doc["output_data"]["greeting"], "Howdy, Arca!");
+}
+
+#[test]
+fn differential_disabled_foreach_message() {
+    let sub = r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  echo:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: x}
+outputs:
+  success: {m: !expr $.steps.echo.outputs.success.msg}
+"#;
+    let both = env().run_both(
+        r#"version: v0.2.0
+input:
+  root: In
+  objects:
+    In:
+      id: In
+      properties:
+        run: {type: {type_id: bool}}
+steps:
+  loop:
+    kind: foreach
+    workflow: sub.yaml
+    items: [{}]
+    enabled: !expr $.input.run
+outputs:
+  success:
+    result: !ordisabled $.steps.loop.outputs.success
+"#,
+        Some("run: false\n"),
+        &[("sub.yaml", sub)],
+    );
+    both.assert_same(0);
+    assert_eq!(both.ours_doc["output_data"]["result"]["message"], "Step foreach loop disabled");
+}
+
+#[test]
+fn differential_reference_to_a_missing_step_is_an_invalid_workflow() {
+    let both = env().run_both(
+        r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  echo:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: x}
+outputs:
+  success: {m: !expr $.steps.nope.outputs.success.msg}
+"#,
+        None,
+        &[],
+    );
+    both.assert_same(1);
+}
+
+/// A failed foreach offers `failed.error` with the items' data and messages. The reference's
+/// schema calls the messages `errors` but its data says `messages`, so reading it fails there.
+#[test]
+fn differential_foreach_failure_output() {
+    let sub = r#"version: v0.2.0
+input:
+  root: Item
+  objects:
+    Item:
+      id: Item
+      properties:
+        fail: {type: {type_id: bool}}
+steps:
+  echo:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: item, fail: !expr $.input.fail}
+outputs:
+  success: {m: !expr $.steps.echo.outputs.success.msg}
+"#;
+    let both = env().run_both(
+        r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  loop:
+    kind: foreach
+    workflow: sub.yaml
+    items: [{fail: false}, {fail: true}]
+outputs:
+  success: {d: !expr $.steps.loop.outputs.success.data}
+  failed: {failure: !expr $.steps.loop.failed.error}
+"#,
+        None,
+        &[("sub.yaml", sub)],
+    );
+    Deviation { readme: "foreach failure output emits `messages`", reference_code: 3, ours_code: 0 }.assert(&both);
+    let failure = &both.ours_doc["output_data"]["failure"];
+    assert_eq!(both.ours_doc["output_id"], "failed");
+    assert_eq!(failure["data"]["0"]["m"], "item", "{}", both.report());
+    assert!(failure["errors"]["1"].is_string(), "{}", both.report());
+}
+
+/// The reference reads every YAML scalar as text, so a plain `5` in an output is the string "5";
+/// arcaflow-py keeps the YAML type.
+#[test]
+fn differential_plain_scalars_in_outputs() {
+    let both = env().run_both(
+        r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  echo:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: x}
+outputs:
+  success:
+    m: !expr $.steps.echo.outputs.success.msg
+    five: 5
+    text: plain
+"#,
+        None,
+        &[],
+    );
+    Deviation {
+        readme: "every YAML scalar is a string, so `enabled: true` *disables* a step",
+        reference_code: 0,
+        ours_code: 0,
+    }
+    .assert(&both);
+    let data = |d: &J| (d["output_data"]["five"].clone(), d["output_data"]["text"].clone());
+    assert_eq!(data(&both.reference_doc), (J::from("5"), J::from("plain")), "{}", both.report());
+    assert_eq!(data(&both.ours_doc), (J::from(5), J::from("plain")), "{}", both.report());
+}
