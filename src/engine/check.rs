@@ -208,7 +208,7 @@ fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> 
 }
 
 /// The type of `$`: the input, and every stage output of every step (workflow-format.md §3.5).
-fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
+pub(super) fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
     let mut steps = BTreeMap::new();
     for (id, step) in &wf.steps {
         let common = [

@@ -7,6 +7,7 @@ mod namespaces;
 mod precheck;
 pub mod resolve;
 mod step;
+mod typecheck;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

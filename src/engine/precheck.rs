@@ -2,13 +2,14 @@
 //! depend on a step output is validated against the plugin's schema. Literals are checked when
 //! the workflow is loaded (an invalid workflow, as in the reference engine); values computed from
 //! the workflow input once the input is read (an invalid input: the reference finds these only
-//! when the step starts, also with exit 3). Parts that depend on step outputs are left to the run.
+//! when the step starts, also with exit 3). Parts that depend on step outputs are left to the run,
+//! except that their static types must fit (`typecheck`).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{plugin_key, step_name};
+use super::{plugin_key, step_name, typecheck};
 use crate::deployer::Plugin;
 use crate::expr::{EvalContext, Expr};
 use crate::schema::{unknown, Type, ValidationError};
@@ -31,6 +32,8 @@ pub fn check_step_inputs(
     known: Known,
     context: &Path,
 ) -> Result<(), String> {
+    // Expression types are checked once, with the literals (they do not depend on the input).
+    let root = matches!(known, Known::Literals).then(|| super::check::root_type(wf, plugins));
     for (id, step) in &wf.steps {
         match &step.kind {
             StepKind::Plugin(p) => {
@@ -40,11 +43,24 @@ pub fn check_step_inputs(
                 };
                 let value = partial(&p.input, known, context);
                 schema.input.check_known(&value).map_err(|e| located(id, "input", e))?;
+                if let Some(root) = &root {
+                    let ty = Type::Scope(schema.input.clone());
+                    typecheck::check_tree(&p.input, &ty, &schema.input, root, &format!("steps -> {id} -> input"))?;
+                }
             }
             StepKind::Foreach(f) => {
                 let items = partial(&f.items, known, context);
                 let list = Type::List { items: Box::new(Type::Scope(f.workflow.input.clone())), min: None, max: None };
                 list.check_known_in(&f.workflow.input, &items).map_err(|e| located(id, "items", e))?;
+                if let Some(root) = &root {
+                    typecheck::check_tree(
+                        &f.items,
+                        &list,
+                        &f.workflow.input,
+                        root,
+                        &format!("steps -> {id} -> items"),
+                    )?;
+                }
                 // Inside a sub-workflow only literals are known before its items are.
                 if let Known::Literals = known {
                     check_step_inputs(&f.workflow, plugins, Known::Literals, context)

@@ -358,3 +358,33 @@ outputs:
         out.stderr
     );
 }
+
+/// An expression whose static type can never pass the field's validation is an invalid workflow
+/// at load, also when its value comes from a step output; scalars that convert are accepted.
+#[test]
+fn an_expression_of_a_type_the_field_can_never_take_is_an_invalid_workflow() {
+    let case = Case::new();
+    let count = case.path("count");
+    let body = |second: &str| two_steps(second, &count);
+    case.workflow(&body("{msg: !expr $.steps.first.outputs.success}"));
+    let out: RunOutput = case.command("validate").output().unwrap().into();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains(
+            "steps -> second -> input -> msg: $.steps.first.outputs.success is object EchoOutput, which can never be a string"
+        ),
+        "{}",
+        out.stderr
+    );
+    case.workflow(&body("{msg: x, sleep: !expr $.steps.first.outputs.success}"));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("steps -> second -> input -> sleep:"), "{}", out.stderr);
+    assert!(!count.exists(), "a plugin step ran");
+    // An integer for a string field converts; a string for a float may be numeric text.
+    case.workflow(&body(
+        "{msg: !expr $.steps.first.outputs.success.length, sleep: !expr $.steps.first.outputs.success.msg}",
+    ));
+    let out: RunOutput = case.command("validate").output().unwrap().into();
+    out.assert_code(0);
+}

@@ -958,3 +958,43 @@ outputs:
     assert_eq!(data(&both.reference_doc), (J::from("5"), J::from("plain")), "{}", both.report());
     assert_eq!(data(&both.ours_doc), (J::from(5), J::from("plain")), "{}", both.report());
 }
+
+fn typed_chain(second_msg: &str) -> String {
+    format!(
+        r#"version: v0.2.0
+input: {{root: In, objects: {{In: {{id: In, properties: {{}}}}}}}}
+steps:
+  first:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {{msg: one}}
+  second:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {{msg: {second_msg}}}
+outputs:
+  success: {{m: !expr $.steps.second.outputs.success.msg}}
+"#
+    )
+}
+
+#[test]
+fn differential_expression_of_a_type_the_field_can_never_take_is_an_invalid_workflow() {
+    let both = env().run_both(&typed_chain("!expr $.steps.first.outputs.success"), None, &[]);
+    both.assert_same(1);
+    assert!(both.ours.stderr.contains("which can never be a string"), "{}", both.report());
+}
+
+/// The reference refuses an integer expression for a string field at load; arcaflow-py converts
+/// it, as it converts a literal integer.
+#[test]
+fn differential_integer_expression_for_a_string_field() {
+    let both = env().run_both(&typed_chain("!expr $.steps.first.outputs.success.length"), None, &[]);
+    Deviation {
+        readme: "an integer expression for a string field is an invalid workflow",
+        reference_code: 1,
+        ours_code: 0,
+    }
+    .assert(&both);
+    assert_eq!(both.ours_doc["output_data"]["m"], "3", "{}", both.report());
+}

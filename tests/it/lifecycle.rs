@@ -102,7 +102,8 @@ fn no_resolvable_output_exits_3_naming_the_failed_step() {
   after:
     plugin: {deployment_type: python, src: "SPEC"}
     step: echo
-    input: {msg: !expr $.steps.boom.outputs.success}
+    input: {msg: after}
+    wait_for: !expr $.steps.boom.outputs.success
 outputs:
   success:
     m: !expr $.steps.after.outputs.success.msg
