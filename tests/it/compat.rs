@@ -388,3 +388,47 @@ fn an_expression_of_a_type_the_field_can_never_take_is_an_invalid_workflow() {
     let out: RunOutput = case.command("validate").output().unwrap().into();
     out.assert_code(0);
 }
+
+/// `outputSchema` may borrow step objects too (an arcaflow-py extension: the reference resolves
+/// namespaces only in `input`).
+#[test]
+fn output_schemas_may_borrow_step_objects() {
+    let spec = shared_repo(true).spec();
+    let case = Case::new();
+    let wf = |namespace: &str| {
+        format!(
+            r#"
+version: v0.2.0
+{EMPTY_INPUT}
+steps:
+  hello:
+    plugin: {{deployment_type: python, src: "{spec}"}}
+    step: echo
+    input: {{msg: hi}}
+outputs:
+  success: {{r: !expr $.steps.hello.outputs.success}}
+outputSchema:
+  success:
+    schema:
+      root: Out
+      objects:
+        Out:
+          id: Out
+          properties:
+            r: {{type: {{type_id: ref, id: EchoOutput, namespace: {namespace}}}}}
+"#
+        )
+    };
+    case.workflow(&wf("$.steps.hello.outputs.outputs.success"));
+    let out = case.run();
+    out.assert_code(0);
+    assert_eq!(out.yaml()["output_data"]["r"]["msg"], "hi");
+    case.workflow(&wf("$.steps.hello.outputs.outputs.nope"));
+    let out = case.run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("outputSchema -> success -> schema -> objects -> Out -> properties -> r -> type"),
+        "{}",
+        out.stderr
+    );
+}
