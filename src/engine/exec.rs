@@ -495,7 +495,8 @@ impl Run {
     fn disabled_message(&self, id: &str) -> String {
         match self.wf.steps.get(id).map(|s| &s.kind) {
             Some(StepKind::Plugin(p)) => {
-                let name = self.ctx.plugins.get(&super::plugin_key(p)).map(|pl| step_name(p, pl)).unwrap_or_default();
+                let name =
+                    self.ctx.plugins.get(&crate::plan::plugin_key(p)).map(|pl| step_name(p, pl)).unwrap_or_default();
                 format!("Step {id}/{name} disabled")
             }
             Some(StepKind::Foreach(_)) => format!("Step foreach {id} disabled"),

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::step_name;
-use crate::plan::plugin_key;
 use crate::deployer::Plugin;
 use crate::error::{Error, Result};
+use crate::plan::plugin_key;
 use crate::schema::{ObjectSchema, Property, SchemaError, Scope, Type};
 use crate::workflow::{StepKind, Workflow};
 

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{plugin_key, step_name, typecheck};
+use super::{step_name, typecheck};
 use crate::deployer::Plugin;
 use crate::expr::{EvalContext, Expr};
+use crate::plan::plugin_key;
 use crate::schema::{unknown, Type, ValidationError};
 use crate::value::Value;
 use crate::workflow::{StepKind, Tree, Workflow};
