@@ -8,5 +8,6 @@ mod deployer;
 mod faults;
 mod foundation;
 mod lifecycle;
+mod newcomer;
 mod protocol;
 mod reliability;
