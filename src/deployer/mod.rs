@@ -4,6 +4,7 @@
 pub mod git;
 pub mod python;
 pub mod spec;
+pub mod tools;
 pub mod venv;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atp::{Launch, PluginProcess};
-use crate::config::{PullPolicy, PythonDeployer};
+use crate::config::{Installer, PullPolicy, PythonDeployer};
 use crate::error::{Error, Result};
 use crate::events::{Observer, RunEvent};
 use crate::schema::PluginSchema;
@@ -169,7 +170,21 @@ impl Deployer {
     fn installer(&self) -> Result<&InstallerKind> {
         let python = self.interpreter()?;
         self.installer
-            .get_or_init(|| InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let found = InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string())?;
+                if self.cfg.installer != Installer::Auto || matches!(found, InstallerKind::Uv(_)) {
+                    return Ok(found);
+                }
+                // No uv on PATH: one bootstrap into the workdir makes every later build fast.
+                Ok(match tools::bootstrap_uv(&self.workdir, python, &self.cfg, &*self.observer) {
+                    Ok(uv) => InstallerKind::Uv(uv),
+                    Err(e) => {
+                        let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&e).trim().to_string();
+                        tracing::warn!("could not install uv ({why}); building with pip (slower)");
+                        found
+                    }
+                })
+            })
             .as_ref()
             .map_err(|m| Error::Deploy { plugin: "installer".into(), message: m.clone() })
     }
