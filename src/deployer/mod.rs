@@ -2,6 +2,7 @@
 //! venv built at most once across processes, and the plugin's schema cached beside it.
 
 pub mod git;
+pub mod local;
 pub mod python;
 pub mod spec;
 pub mod tools;
@@ -560,7 +561,11 @@ impl Deployer {
                 let _ = std::fs::remove_dir_all(&cwd);
                 return Err(Error::Deploy {
                     plugin: spec.to_string(),
-                    message: format!("the installed plugin does not start (module '{}'): {e}", spec.module),
+                    message: format!(
+                        "the installed plugin does not start (module '{}'): {e}{}",
+                        spec.module,
+                        module_hint(spec)
+                    ),
                 });
             }
         };
@@ -573,6 +578,25 @@ impl Deployer {
         }
         Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
+}
+
+/// For a local directory whose module was guessed wrong: the spec forms that would name it.
+fn module_hint(spec: &ModuleSpec) -> String {
+    let Source::Local { path } = &spec.source else { return String::new() };
+    let forms: Vec<String> = local::packages(path)
+        .into_iter()
+        .filter(|m| *m != spec.module)
+        .map(|m| format!("'{}@{}'", m.replace('_', "-"), path.display()))
+        .collect();
+    let named = if forms.is_empty() {
+        format!("'<name>@{}', where <name>'s module (with '-' as '_') is the plugin's package", path.display())
+    } else {
+        forms.join(" or ")
+    };
+    format!(
+        "\nhint: the module name '{}' was guessed from the spec's name (pyproject.toml did not settle it); write the spec as {named}, or set `module:` in the step's plugin map",
+        spec.module
+    )
 }
 
 /// A git source pinned to a full commit id, resolved without looking at the mirror.

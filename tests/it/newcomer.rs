@@ -98,3 +98,85 @@ fn installer_pip_never_bootstraps_uv() {
     assert!(!wd.join("tools").exists(), "installer: pip installs no uv");
     assert!(installers(&wd).iter().all(|i| i.starts_with("pip")), "{:?}", installers(&wd));
 }
+
+/// A copy of the example plugin at `<root>/plugins/example`, with `<root>/workflows/w/` beside it.
+fn example_tree(root: &Path) -> PathBuf {
+    let dest = root.join("plugins/example");
+    copy_tree(&example_plugin(), &dest);
+    fs::create_dir_all(root.join("workflows/w")).unwrap();
+    dest
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == "__pycache__" || name.ends_with(".egg-info") || name == "build" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(&name));
+        } else {
+            fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn in_dir(dir: &Path, args: &[&str], workdir: &Path) -> RunOutput {
+    Command::new(bin()).args(args).arg("--workdir").arg(workdir).current_dir(dir).output().unwrap().into()
+}
+
+#[test]
+fn one_local_directory_gets_one_venv_however_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let plugin = example_tree(&root);
+    let wd = root.join("wd");
+    let forms = [
+        format!("arcaflow-plugin-example@{}/workflows/w/../../plugins/example", root.display()),
+        format!("arcaflow-plugin-example@{}", plugin.display()),
+        "arcaflow-plugin-example@./plugins/example".to_string(),
+        // A bare path takes its name from pyproject.toml, so it is the same plugin too.
+        "./plugins/example".to_string(),
+    ];
+    for spec in &forms {
+        in_dir(&root, &["pull", "--spec", spec], &wd).assert_code(0);
+    }
+    let builds = crate::support::complete_builds(&wd);
+    assert_eq!(builds.len(), 1, "one venv for {forms:?}: {builds:?}");
+    // A change to the directory's content is a new build.
+    fs::write(plugin.join("NOTES"), "changed").unwrap();
+    in_dir(&root, &["pull", "--spec", "./plugins/example"], &wd).assert_code(0);
+    assert_eq!(crate::support::complete_builds(&wd).len(), 2, "changed content, new venv");
+}
+
+#[test]
+fn a_local_directorys_module_comes_from_its_pyproject() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    example_tree(&root);
+    let wd = root.join("wd");
+    let out = in_dir(&root, &["plugin", "schema", "./plugins/example"], &wd);
+    out.assert_code(0);
+    assert!(out.stdout.contains("greet"), "the example's schema:\n{}", out.stdout);
+}
+
+#[test]
+fn a_wrong_module_guess_shows_the_spec_forms_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let plugin = example_tree(&root);
+    // Two packages: the name's module is neither, and nothing settles which one runs.
+    fs::create_dir_all(plugin.join("extra")).unwrap();
+    fs::write(plugin.join("extra/__init__.py"), "").unwrap();
+    let toml = fs::read_to_string(plugin.join("pyproject.toml")).unwrap();
+    fs::write(
+        plugin.join("pyproject.toml"),
+        toml.replace(r#"packages = ["arcaflow_plugin_example"]"#, r#"packages = ["arcaflow_plugin_example", "extra"]"#),
+    )
+    .unwrap();
+    let out = in_dir(&root, &["plugin", "schema", "my-plugin@./plugins/example"], &root.join("wd"));
+    out.assert_code(1);
+    let want = format!("'arcaflow-plugin-example@{}'", plugin.display());
+    assert!(out.stderr.contains("hint:") && out.stderr.contains(&want), "the hint shows {want}:\n{}", out.stderr);
+}
