@@ -22,6 +22,11 @@ pub enum RunEvent {
     BuildStarted { key: String, plugin: String },
     /// The build ended; `ok` says whether the venv is usable.
     BuildFinished { key: String, plugin: String, ok: bool, seconds: f64 },
+    /// arcaflow-py started installing a tool for itself (uv into the workdir); `detail` says
+    /// what and where.
+    ToolInstallStarted { tool: String, detail: String },
+    /// The tool install ended; `error` says why it failed (builds then go on without it).
+    ToolInstallFinished { tool: String, detail: String, error: Option<String>, seconds: f64 },
     /// A step got its input and runs; `what` names what it runs (the plugin step, or the foreach).
     StepStarted { label: String, id: String, kind: StepKindTag, what: String },
     /// A step reached a final state (also steps that never started: skipped, disabled, resumed).

@@ -56,9 +56,16 @@ impl Observer for LogLines {
             RunEvent::BuildFinished { plugin, ok: true, seconds, .. } => {
                 tracing::info!("built {plugin} in {seconds:.1} s");
             }
+            RunEvent::ToolInstallFinished { detail, error: None, seconds, .. } => {
+                tracing::info!("installed {detail} in {seconds:.1} s");
+            }
             RunEvent::StepStarted { label, id, what, .. } => tracing::info!("step {label}{id}: started ({what})"),
             RunEvent::StepFinished(f) => step_finished(f),
-            RunEvent::BuildStarted { .. } | RunEvent::BuildFinished { .. } | RunEvent::RunFinished { .. } => {}
+            RunEvent::BuildStarted { .. }
+            | RunEvent::BuildFinished { .. }
+            | RunEvent::ToolInstallStarted { .. }
+            | RunEvent::ToolInstallFinished { .. }
+            | RunEvent::RunFinished { .. } => {}
         }
     }
 }

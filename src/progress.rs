@@ -89,6 +89,17 @@ impl Observer for ProgressObserver {
             RunEvent::BuildFinished { key, plugin, ok, seconds } => {
                 finish(key, *ok, format!("{} {plugin} ({seconds:.1} s)", if *ok { "built" } else { "failed to build" }))
             }
+            RunEvent::ToolInstallStarted { tool, detail } => {
+                start(&format!("tool:{tool}"), format!("installing {detail}"))
+            }
+            RunEvent::ToolInstallFinished { tool, error, seconds, .. } => finish(
+                &format!("tool:{tool}"),
+                error.is_none(),
+                match error {
+                    None => format!("installed {tool} ({seconds:.1} s)"),
+                    Some(_) => format!("could not install {tool}; building with pip"),
+                },
+            ),
             RunEvent::StepStarted { label, id, .. } => start(&format!("step:{label}{id}"), format!("step {label}{id}")),
             RunEvent::StepFinished(f) if f.started => {
                 let what = match &f.output_id {

@@ -23,6 +23,7 @@ pub enum Kind {
     Lock,
     Temp,
     Stray,
+    Tool,
 }
 
 impl Kind {
@@ -37,6 +38,7 @@ impl Kind {
             Kind::Lock => ("stale lock", "stale locks"),
             Kind::Temp => ("temporary file", "temporary files"),
             Kind::Stray => ("stray link or file", "stray links or files"),
+            Kind::Tool => ("installed tool", "installed tools"),
         };
         format!("{count} {}", if count == 1 { one } else { many })
     }
@@ -261,6 +263,15 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The tools arcaflow-py installed for itself (uv): only `cache clean` removes them, and the
+    /// next build that wants one installs it again.
+    fn tools(&mut self) {
+        for t in &self.inv.tools {
+            let why = "installed by arcaflow-py; installed again when a build needs it";
+            self.push(Kind::Tool, t.unit, t.path.clone(), t.size, why, Guard::None);
+        }
+    }
+
     /// Scratch dirs of runs that ended, stale locks, temporary files and strays.
     fn leftovers(&mut self) {
         let now = self.rules.now;
@@ -401,6 +412,7 @@ pub fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
     p.finish_entries(None);
     p.finish_mirrors(Some("cache clean"), None);
     p.stale_locks(false);
+    p.tools();
     p.finish()
 }
 

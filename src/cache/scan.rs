@@ -108,6 +108,8 @@ pub struct Inventory {
     pub runs: Vec<File>,
     pub temps: Vec<File>,
     pub strays: Vec<Stray>,
+    /// What `tools/` holds: tools arcaflow-py installed for itself (uv).
+    pub tools: Vec<Stray>,
     /// `du -s --block-size=1` of the whole workdir.
     pub total: u64,
     /// Every removable thing above is a unit; what each holds on disk.
@@ -208,6 +210,19 @@ pub fn scan(wd: &Workdir) -> Inventory {
             });
         }
     }
+    if let Some(children) = managed_dir(&mut inv, &wd.tools_dir()) {
+        for (path, meta) in children {
+            let unit = inv.unit(&path);
+            if file_name(&path).starts_with(TEMP_PREFIX) {
+                let name = file_name(&path);
+                inv.temps.push(File { mtime: mtime(&meta), size: 0, held: false, name, path, unit });
+            } else if meta.is_dir() {
+                inv.tools.push(Stray { path, size: 0, unit });
+            } else {
+                inv.strays.push(Stray { path, size: 0, unit });
+            }
+        }
+    }
     if let Some(children) = managed_dir(&mut inv, &wd.root().join("locks")) {
         for (path, meta) in children {
             if meta.is_file() {
@@ -301,7 +316,7 @@ fn measure(inv: &mut Inventory, root: &Path) {
     for f in inv.locks.iter_mut().chain(inv.runs.iter_mut()).chain(inv.temps.iter_mut()) {
         f.size = size(f.unit);
     }
-    for s in &mut inv.strays {
+    for s in inv.strays.iter_mut().chain(inv.tools.iter_mut()) {
         s.size = size(s.unit);
     }
     inv.total = total;

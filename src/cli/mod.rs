@@ -189,7 +189,15 @@ fn parse_policy(s: &str) -> std::result::Result<PullPolicy, String> {
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    // clap exits 2 on a usage error, the code of "the workflow ended on an error output": usage
+    // errors exit 1 (invalid command line), as documented, so a script can tell a typo from a result.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::INVALID } else { exit::SUCCESS };
+        }
+    };
     let verbosity: i8 = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -2,8 +2,10 @@
 //! venv built at most once across processes, and the plugin's schema cached beside it.
 
 pub mod git;
+pub mod local;
 pub mod python;
 pub mod spec;
+pub mod tools;
 pub mod venv;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::atp::{Launch, PluginProcess};
-use crate::config::{PullPolicy, PythonDeployer};
+use crate::config::{Installer, PullPolicy, PythonDeployer};
 use crate::error::{Error, Result};
 use crate::events::{Observer, RunEvent};
 use crate::schema::PluginSchema;
@@ -169,7 +171,21 @@ impl Deployer {
     fn installer(&self) -> Result<&InstallerKind> {
         let python = self.interpreter()?;
         self.installer
-            .get_or_init(|| InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                let found = InstallerKind::detect(&self.cfg, python).map_err(|e| e.to_string())?;
+                if self.cfg.installer != Installer::Auto || matches!(found, InstallerKind::Uv(_)) {
+                    return Ok(found);
+                }
+                // No uv on PATH: one bootstrap into the workdir makes every later build fast.
+                Ok(match tools::bootstrap_uv(&self.workdir, python, &self.cfg, &*self.observer) {
+                    Ok(uv) => InstallerKind::Uv(uv),
+                    Err(e) => {
+                        let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(&e).trim().to_string();
+                        tracing::warn!("could not install uv ({why}); building with pip (slower)");
+                        found
+                    }
+                })
+            })
             .as_ref()
             .map_err(|m| Error::Deploy { plugin: "installer".into(), message: m.clone() })
     }
@@ -545,7 +561,11 @@ impl Deployer {
                 let _ = std::fs::remove_dir_all(&cwd);
                 return Err(Error::Deploy {
                     plugin: spec.to_string(),
-                    message: format!("the installed plugin does not start (module '{}'): {e}", spec.module),
+                    message: format!(
+                        "the installed plugin does not start (module '{}'): {e}{}",
+                        spec.module,
+                        module_hint(spec)
+                    ),
                 });
             }
         };
@@ -558,6 +578,25 @@ impl Deployer {
         }
         Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
+}
+
+/// For a local directory whose module was guessed wrong: the spec forms that would name it.
+fn module_hint(spec: &ModuleSpec) -> String {
+    let Source::Local { path } = &spec.source else { return String::new() };
+    let forms: Vec<String> = local::packages(path)
+        .into_iter()
+        .filter(|m| *m != spec.module)
+        .map(|m| format!("'{}@{}'", m.replace('_', "-"), path.display()))
+        .collect();
+    let named = if forms.is_empty() {
+        format!("'<name>@{}', where <name>'s module (with '-' as '_') is the plugin's package", path.display())
+    } else {
+        forms.join(" or ")
+    };
+    format!(
+        "\nhint: the module name '{}' was guessed from the spec's name (pyproject.toml did not settle it); write the spec as {named}, or set `module:` in the step's plugin map",
+        spec.module
+    )
 }
 
 /// A git source pinned to a full commit id, resolved without looking at the mirror.

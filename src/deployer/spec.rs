@@ -64,9 +64,30 @@ impl ModuleSpec {
             Source::PyPi { version } => {
                 format!("pypi:{}=={}", self.name, version.as_deref().unwrap_or("*"))
             }
-            Source::Local { path } => format!("local:{}", path.display()),
+            // One directory, one venv: `a/../plugins/x`, `/abs/plugins/x` and `./plugins/x` (or a
+            // symbolic link to it) are the same source.
+            Source::Local { path } => format!("local:{}", canonical(path).display()),
         }
     }
+}
+
+/// The directory's real path; a path that cannot be resolved (it is gone) with `.` and `..`
+/// taken out lexically, so that it still names one thing.
+fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 impl fmt::Display for ModuleSpec {
@@ -97,10 +118,17 @@ fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
         return Err(format!("contains the control character {c:?}"));
     }
     let trimmed = spec.trim();
-    // A bare local path: the distribution name is the directory name.
+    // A bare local path: the distribution name is pyproject.toml's, else the directory's name.
     if trimmed.starts_with("./") || trimmed.starts_with("../") || trimmed.starts_with('/') {
         let path = local_path(trimmed, base)?;
-        let name = path.file_name().and_then(|n| n.to_str()).ok_or("a local path must name a directory")?.to_string();
+        let name = match super::local::project_name(&path) {
+            Some(n) => n,
+            None => canonical(&path)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or("a local path must name a directory")?
+                .to_string(),
+        };
         check_name(&name)?;
         return Ok(build(name, Source::Local { path }));
     }
@@ -138,7 +166,12 @@ fn parse(spec: &str, base: &Path) -> std::result::Result<ModuleSpec, String> {
 }
 
 fn build(name: String, source: Source) -> ModuleSpec {
-    let module = name.replace(['-', '.'], "_");
+    // A local directory shows which module it holds; other sources run the name's module.
+    let guessed = match &source {
+        Source::Local { path } => super::local::infer_module(path, &name),
+        _ => None,
+    };
+    let module = guessed.unwrap_or_else(|| name.replace(['-', '.'], "_"));
     ModuleSpec { name, module, source }
 }
 
@@ -197,8 +230,9 @@ fn parse_git(url: &str) -> std::result::Result<Source, String> {
 
 fn local_path(p: &str, base: &Path) -> std::result::Result<PathBuf, String> {
     check_url_chars(p)?;
-    let path = Path::new(p);
-    Ok(if path.is_absolute() { path.to_path_buf() } else { base.join(path) })
+    // `./x` shows as `<base>/x`: messages name the directory without a `/./` in it.
+    let path: PathBuf = Path::new(p).components().filter(|c| *c != std::path::Component::CurDir).collect();
+    Ok(if path.is_absolute() { path } else { base.join(path) })
 }
 
 fn check_name(name: &str) -> std::result::Result<(), String> {
@@ -351,7 +385,7 @@ mod tests {
     fn pypi_and_local_forms() {
         assert_eq!(p("arcaflow-plugin-x==1.0.2").unwrap().source, Source::PyPi { version: Some("1.0.2".into()) });
         assert_eq!(p("arcaflow-plugin-x").unwrap().source, Source::PyPi { version: None });
-        assert_eq!(p("x@./plug").unwrap().source, Source::Local { path: "/ctx/./plug".into() });
+        assert_eq!(p("x@./plug").unwrap().source, Source::Local { path: "/ctx/plug".into() });
         assert_eq!(p("../plug").unwrap().name, "plug");
         assert_eq!(p("x @ file:///abs/plug").unwrap().source, Source::Local { path: "/abs/plug".into() });
         assert_eq!(

@@ -96,7 +96,7 @@ impl Build<'_> {
                 run(Command::new(uv).args(["venv", "--quiet", "--no-config", "--python", &base, &venv]), "uv venv")?;
                 let mut cmd = Command::new(uv);
                 cmd.args(["pip", "install", "--no-config", "--compile-bytecode", "--python", &py]);
-                self.index_options(&mut cmd, true);
+                index_options(self.cfg, &mut cmd, true);
                 cmd.arg("--").arg(self.target);
                 run(&mut cmd, "uv pip install")
             }
@@ -113,7 +113,7 @@ impl Build<'_> {
                     "--disable-pip-version-check",
                     "--compile",
                 ]);
-                self.index_options(&mut cmd, false);
+                index_options(self.cfg, &mut cmd, false);
                 cmd.arg("--").arg(self.target);
                 run(&mut cmd, "pip install")
             }
@@ -121,31 +121,32 @@ impl Build<'_> {
                 run(Command::new(&base).args(["-m", "venv", &venv]), "python -m venv")?;
                 let mut cmd = Command::new(&py);
                 cmd.args(["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--compile"]);
-                self.index_options(&mut cmd, false);
+                index_options(self.cfg, &mut cmd, false);
                 cmd.arg("--").arg(self.target);
                 run(&mut cmd, "pip install")
             }
         }
     }
+}
 
-    fn index_options(&self, cmd: &mut Command, uv: bool) {
-        if let Some(u) = &self.cfg.index_url {
-            cmd.arg("--index-url").arg(u);
-        }
-        for u in &self.cfg.extra_index_urls {
-            cmd.arg("--extra-index-url").arg(u);
-        }
-        for f in &self.cfg.find_links {
-            cmd.arg("--find-links").arg(f);
-        }
-        if self.cfg.offline {
-            // pip has no offline switch; no index means only find-links and local files.
-            cmd.arg(if uv { "--offline" } else { "--no-index" });
-        }
+/// The config's index settings and offline mode, as uv's or pip's options.
+pub(super) fn index_options(cfg: &PythonDeployer, cmd: &mut Command, uv: bool) {
+    if let Some(u) = &cfg.index_url {
+        cmd.arg("--index-url").arg(u);
+    }
+    for u in &cfg.extra_index_urls {
+        cmd.arg("--extra-index-url").arg(u);
+    }
+    for f in &cfg.find_links {
+        cmd.arg("--find-links").arg(f);
+    }
+    if cfg.offline {
+        // pip has no offline switch; no index means only find-links and local files.
+        cmd.arg(if uv { "--offline" } else { "--no-index" });
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
+pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
     // Git must never ask for a password on a terminal nobody is watching.
     cmd.env("GIT_TERMINAL_PROMPT", "0");
     cmd.stdin(std::process::Stdio::null());

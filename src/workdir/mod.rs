@@ -9,7 +9,9 @@
 //! <workdir>/venvs/<name>-<key>/<build>/ venv/, meta.json (written last), schema.cbor, use.lock, last-used
 //! <workdir>/runs/<run-id>.json          run state
 //! <workdir>/scratch/<run-id>/           per-run working directories of plugin processes
-//! <workdir>/locks/                      cross-process locks: cache.lock, run-<id>.lock, git-<hash>.lock
+//! <workdir>/locks/                      cross-process locks: cache.lock, run-<id>.lock, git-<hash>.lock,
+//!                                       tools.lock
+//! <workdir>/tools/uv/                   uv, when arcaflow-py installed it for itself
 //! ```
 //!
 //! Every name in that layout is spelled once, here ([`Workdir`], [`EntryDir`], [`BuildDir`]);
@@ -93,6 +95,14 @@ impl Workdir {
     /// Held by a run while it lives: its scratch directory is in use.
     pub fn run_lock(&self, run_id: &str) -> PathBuf {
         self.lock_path(&format!("{RUN_LOCK_PREFIX}{run_id}"))
+    }
+    /// Tools arcaflow-py installs for itself (uv): see `deployer::tools`.
+    pub fn tools_dir(&self) -> PathBuf {
+        self.root.join("tools")
+    }
+    /// Held while a tool is installed.
+    pub fn tools_lock(&self) -> PathBuf {
+        self.lock_path("tools")
     }
     /// The bare mirror of the repository whose URL hashes to `url_hash`.
     pub fn mirror(&self, url_hash: &str) -> PathBuf {

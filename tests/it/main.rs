@@ -10,5 +10,6 @@ mod differential;
 mod faults;
 mod foundation;
 mod lifecycle;
+mod newcomer;
 mod protocol;
 mod reliability;

@@ -1,0 +1,182 @@
+//! What a new user meets in the first hour: usage errors, the uv bootstrap, one venv per local
+//! directory, module names of local directories, error rendering, the display's summary, `runs`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{bin, RunOutput};
+
+fn cmd(args: &[&str]) -> RunOutput {
+    Command::new(bin()).args(args).output().unwrap().into()
+}
+
+/// A PATH with no uv on it (the one scripts/test installs is removed), for first-run tests.
+fn path_without_uv() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .filter(|d| !d.join("uv").exists())
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn example_plugin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/example")
+}
+
+#[test]
+fn usage_errors_exit_1_not_the_error_output_code() {
+    for args in [&[][..], &["run", "--no-such-flag"], &["run", "--pull-policy", "Sometimes"], &["frobnicate"]] {
+        let out = cmd(args);
+        assert_eq!(out.code, 1, "arcaflow-py {args:?} exit code; stderr:\n{}", out.stderr);
+        assert!(
+            out.stderr.contains("error") || out.stderr.contains("Usage:"),
+            "{args:?} says what is wrong:\n{}",
+            out.stderr
+        );
+    }
+    cmd(&["--help"]).assert_code(0);
+    cmd(&["run", "--help"]).assert_code(0);
+    cmd(&["--version"]).assert_code(0);
+}
+
+fn pull_example(workdir: &Path, config: Option<&Path>) -> RunOutput {
+    let spec = format!("arcaflow-plugin-example@{}", example_plugin().display());
+    let mut c = Command::new(bin());
+    c.args(["pull", "--spec", &spec, "--workdir"]).arg(workdir).env("PATH", path_without_uv()).env_remove("UV");
+    if let Some(cfg) = config {
+        c.arg("--config").arg(cfg);
+    }
+    c.output().unwrap().into()
+}
+
+fn installers(workdir: &Path) -> Vec<String> {
+    let out: RunOutput =
+        Command::new(bin()).args(["cache", "list", "--json", "--workdir"]).arg(workdir).output().unwrap().into();
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    rows.as_array().unwrap().iter().map(|r| r["installer"].as_str().unwrap_or("").to_string()).collect()
+}
+
+#[test]
+fn without_uv_on_path_auto_bootstraps_uv_once_into_the_workdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = dir.path().join("wd");
+    // What a bootstrap killed half-way (kill -9) leaves behind.
+    let killed = wd.join("tools/.tmp-uv-4242/bin");
+    fs::create_dir_all(&killed).unwrap();
+    fs::write(killed.join("uv"), "half").unwrap();
+
+    let out = pull_example(&wd, None);
+    out.assert_code(0);
+    assert!(wd.join("tools/uv/bin/uv").is_file(), "uv is installed into the workdir:\n{}", out.stderr);
+    assert!(!wd.join("tools/.tmp-uv-4242").exists(), "the killed bootstrap's leftover is removed");
+    let mentions = out.stderr.lines().filter(|l| l.contains("uv into")).count();
+    assert_eq!(mentions, 1, "the bootstrap is one line of output:\n{}", out.stderr);
+    assert_eq!(installers(&wd), ["uv"], "the build used the bootstrapped uv");
+
+    // Once: a second build in the same workdir says nothing about uv.
+    fs::remove_dir_all(wd.join("venvs")).unwrap();
+    let again = pull_example(&wd, None);
+    again.assert_code(0);
+    assert!(!again.stderr.contains("uv into"), "no second bootstrap:\n{}", again.stderr);
+    assert_eq!(installers(&wd), ["uv"]);
+
+    // `cache clean` removes it.
+    let clean: RunOutput = Command::new(bin()).args(["cache", "clean", "--workdir"]).arg(&wd).output().unwrap().into();
+    clean.assert_code(0);
+    assert!(!wd.join("tools/uv").exists(), "cache clean removes the bootstrapped uv:\n{}", clean.stderr);
+}
+
+#[test]
+fn installer_pip_never_bootstraps_uv() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = dir.path().join("wd");
+    let cfg = dir.path().join("config.yaml");
+    fs::write(&cfg, "deployers:\n  python:\n    deployer_name: python\n    installer: pip\n").unwrap();
+    pull_example(&wd, Some(&cfg)).assert_code(0);
+    assert!(!wd.join("tools").exists(), "installer: pip installs no uv");
+    assert!(installers(&wd).iter().all(|i| i.starts_with("pip")), "{:?}", installers(&wd));
+}
+
+/// A copy of the example plugin at `<root>/plugins/example`, with `<root>/workflows/w/` beside it.
+fn example_tree(root: &Path) -> PathBuf {
+    let dest = root.join("plugins/example");
+    copy_tree(&example_plugin(), &dest);
+    fs::create_dir_all(root.join("workflows/w")).unwrap();
+    dest
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == "__pycache__" || name.ends_with(".egg-info") || name == "build" {
+            continue;
+        }
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(&name));
+        } else {
+            fs::copy(e.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn in_dir(dir: &Path, args: &[&str], workdir: &Path) -> RunOutput {
+    Command::new(bin()).args(args).arg("--workdir").arg(workdir).current_dir(dir).output().unwrap().into()
+}
+
+#[test]
+fn one_local_directory_gets_one_venv_however_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let plugin = example_tree(&root);
+    let wd = root.join("wd");
+    let forms = [
+        format!("arcaflow-plugin-example@{}/workflows/w/../../plugins/example", root.display()),
+        format!("arcaflow-plugin-example@{}", plugin.display()),
+        "arcaflow-plugin-example@./plugins/example".to_string(),
+        // A bare path takes its name from pyproject.toml, so it is the same plugin too.
+        "./plugins/example".to_string(),
+    ];
+    for spec in &forms {
+        in_dir(&root, &["pull", "--spec", spec], &wd).assert_code(0);
+    }
+    let builds = crate::support::complete_builds(&wd);
+    assert_eq!(builds.len(), 1, "one venv for {forms:?}: {builds:?}");
+    // A change to the directory's content is a new build.
+    fs::write(plugin.join("NOTES"), "changed").unwrap();
+    in_dir(&root, &["pull", "--spec", "./plugins/example"], &wd).assert_code(0);
+    assert_eq!(crate::support::complete_builds(&wd).len(), 2, "changed content, new venv");
+}
+
+#[test]
+fn a_local_directorys_module_comes_from_its_pyproject() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    example_tree(&root);
+    let wd = root.join("wd");
+    let out = in_dir(&root, &["plugin", "schema", "./plugins/example"], &wd);
+    out.assert_code(0);
+    assert!(out.stdout.contains("greet"), "the example's schema:\n{}", out.stdout);
+}
+
+#[test]
+fn a_wrong_module_guess_shows_the_spec_forms_that_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let plugin = example_tree(&root);
+    // Two packages: the name's module is neither, and nothing settles which one runs.
+    fs::create_dir_all(plugin.join("extra")).unwrap();
+    fs::write(plugin.join("extra/__init__.py"), "").unwrap();
+    let toml = fs::read_to_string(plugin.join("pyproject.toml")).unwrap();
+    fs::write(
+        plugin.join("pyproject.toml"),
+        toml.replace(r#"packages = ["arcaflow_plugin_example"]"#, r#"packages = ["arcaflow_plugin_example", "extra"]"#),
+    )
+    .unwrap();
+    let out = in_dir(&root, &["plugin", "schema", "my-plugin@./plugins/example"], &root.join("wd"));
+    out.assert_code(1);
+    let want = format!("'arcaflow-plugin-example@{}'", plugin.display());
+    assert!(out.stderr.contains("hint:") && out.stderr.contains(&want), "the hint shows {want}:\n{}", out.stderr);
+}
