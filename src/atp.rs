@@ -1,7 +1,9 @@
 //! Owns the plugin side of a run: spawning a plugin process in its own process group and speaking
 //! ATP (v3, and v1) with it over CBOR on stdin/stdout, while stderr is drained continuously.
 //!
-//! See `shared/spec/atp.md` §8 for the checklist this follows. The I/O runs on plain threads
+//! Every message is one CBOR item; the plugin writes nothing until it reads the first item from
+//! us, may print plain text before its hello and after CLIENT_DONE, and reports `debug_logs`
+//! cumulatively per process. The I/O runs on plain threads
 //! (ciborium decodes from blocking readers); the engine talks to them through channels.
 
 use std::collections::VecDeque;
@@ -161,7 +163,7 @@ impl PluginProcess {
         spawn_exit_watcher(pid, tx.clone());
         spawn_reader(stdout, tx, closing.clone());
         let writer = spawn_writer(stdin);
-        // The plugin says nothing until it gets this first item (atp.md §3.1).
+        // The plugin says nothing until it gets this first item: an empty CBOR value.
         let _ = writer.send(encode(&C::Null));
         Ok(PluginProcess {
             child: Some(child),
@@ -283,7 +285,7 @@ impl PluginProcess {
                     gone = Some(tokio::time::Instant::now() + Duration::from_millis(200));
                 }
                 Some(Incoming::Done { run_id: r, mut done }) if r == run_id || self.version == 1 => {
-                    // debug_logs accumulate per process (atp.md §3.11): keep only what is new.
+                    // A plugin's debug_logs accumulate over its process's life: keep only what is new.
                     if done.debug_logs.len() >= self.seen_logs && done.debug_logs.is_char_boundary(self.seen_logs) {
                         let all = std::mem::take(&mut done.debug_logs);
                         done.debug_logs = all[self.seen_logs..].to_string();
@@ -505,8 +507,8 @@ fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Inc
             let item: C = match ciborium::from_reader(&mut reader) {
                 Ok(item) => item,
                 Err(e) => {
-                    // After CLIENT_DONE the Python SDK may write plain text into the stream
-                    // (atp.md §3.10); that is the end of the conversation, not a fault.
+                    // After CLIENT_DONE the Python SDK may write plain text into the stream (its
+                    // own shutdown messages); that is the end of the conversation, not a fault.
                     let eof = matches!(e, ciborium::de::Error::Io(_));
                     let problem = if eof || closing.load(Ordering::SeqCst) {
                         None
@@ -536,7 +538,7 @@ fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Inc
 }
 
 /// Reads up to and including the hello, skipping anything printed before it (import-time
-/// prints land on stdout before the handshake, atp.md §3.11).
+/// prints land on stdout before the handshake).
 fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
     const MARKERS: [&[u8]; 2] = [b"\xa2\x67version", b"\xa2\x66schema"];
     let mut seen: Vec<u8> = Vec::new();

@@ -207,7 +207,7 @@ fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> 
     ExprType::object(id, fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-/// The type of `$`: the input, and every stage output of every step (workflow-format.md §3.5).
+/// The type of `$`: the input, and every stage output of every step (`$.steps.<id>.<stage>.<output id>`).
 pub(super) fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
     let mut steps = BTreeMap::new();
     for (id, step) in &wf.steps {

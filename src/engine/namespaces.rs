@@ -70,7 +70,7 @@ fn listing(namespaces: &Namespaces) -> String {
     namespaces.iter().map(|(name, ns)| format!("\n  {name}: {}", ns.ids.join(", "))).collect()
 }
 
-/// The namespaces of every step stage of `wf` (workflow-format.md §2.2).
+/// The namespaces of every step stage of `wf`, named `$.steps.<step>.<stage>.<inputs|outputs>.<field>`.
 fn build(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Namespaces {
     let mut out = Namespaces::new();
     for (id, step) in &wf.steps {

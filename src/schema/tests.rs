@@ -60,7 +60,7 @@ fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the atp.md §4.4 example, as YAML and as CBOR
+// a plugin schema with one step (the kind a hello carries), as YAML and as CBOR
 
 const GREET_YAML: &str = r#"
 steps:
@@ -354,7 +354,7 @@ fn example_schema_validates_like_the_python_plugin() {
     assert_eq!(get(&full, "alias"), &Value::map_from([("kind", s("nick")), ("nick", s("Lot"))]));
     assert_eq!(get(&full, "anything"), &yaml("{n: [1, 2, 3], f: 2.5}"));
 
-    // The captured Python errors (atp.md §5), same paths without the root object id.
+    // The errors the Python SDK reports for the same inputs, with the same paths minus the root object id.
     let cases: &[(&str, &[&str], &str)] = &[
         ("{name: x1}", &["name"], "String must match the pattern ^[a-zA-Z]+$"),
         ("{count: 2}", &["name"], "This field is required"),

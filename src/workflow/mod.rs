@@ -22,7 +22,7 @@ pub struct Workflow {
     pub outputs: BTreeMap<String, Tree>,
     /// `outputSchema`: declared output schemas and which outputs are errors.
     pub output_schema: BTreeMap<String, DeclaredOutput>,
-    /// Seconds a step may run; negative means unlimited (seed 001's `maxStepTimeout`).
+    /// Seconds a step may run; negative means unlimited (the workflow-level `maxStepTimeout`).
     pub max_step_timeout: Option<f64>,
 }
 
