@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use super::scan::{Build, Inventory};
 
 /// A run lock this young may belong to a run that opened it and is about to lock it.
-pub const LOCK_GRACE_SECS: u64 = 60;
+pub(super) const LOCK_GRACE_SECS: u64 = 60;
 /// A scratch dir without any run lock, or a temporary file, is left alone this long: it may belong
 /// to a process that does not take a run lock.
-pub const LEFTOVER_GRACE_SECS: u64 = 3600;
+pub(super) const LEFTOVER_GRACE_SECS: u64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub(super) enum Kind {
     Build,
     Interrupted,
     Entry,
@@ -27,7 +27,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn label(self, count: usize) -> String {
+    pub(super) fn label(self, count: usize) -> String {
         let (one, many) = match self {
             Kind::Build => ("venv build", "venv builds"),
             Kind::Interrupted => ("interrupted build", "interrupted builds"),
@@ -46,7 +46,7 @@ impl Kind {
 
 /// What must be free before an item may go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Guard {
+pub(super) enum Guard {
     None,
     /// A build's `use.lock`: held by every process using the build.
     Use(PathBuf),
@@ -55,7 +55,7 @@ pub enum Guard {
 }
 
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(super) struct Item {
     pub kind: Kind,
     pub path: PathBuf,
     pub size: u64,
@@ -77,13 +77,13 @@ pub enum InUse {
 
 /// What `--keep` protects.
 #[derive(Debug, Default)]
-pub struct Keep {
+pub(super) struct Keep {
     pub builds: HashSet<PathBuf>,
     pub mirrors: HashSet<PathBuf>,
 }
 
 #[derive(Debug, Default)]
-pub struct Rules {
+pub(super) struct Rules {
     pub now: u64,
     pub older_than: Option<u64>,
     pub max_size: Option<u64>,
@@ -93,7 +93,7 @@ pub struct Rules {
 }
 
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(super) struct Plan {
     pub items: Vec<Item>,
     /// Builds left because a running process uses them.
     pub skipped: Vec<PathBuf>,
@@ -105,7 +105,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn freed(&self) -> u64 {
+    pub(super) fn freed(&self) -> u64 {
         self.total.saturating_sub(self.projected)
     }
 }
@@ -389,7 +389,7 @@ impl<'a> Planner<'a> {
 }
 
 /// `cache prune`.
-pub fn prune(inv: &Inventory, rules: &Rules) -> Plan {
+pub(super) fn prune(inv: &Inventory, rules: &Rules) -> Plan {
     let mut p = Planner::new(inv, rules);
     p.default_builds();
     p.leftovers();
@@ -403,7 +403,7 @@ pub fn prune(inv: &Inventory, rules: &Rules) -> Plan {
 }
 
 /// `cache clean` with no spec: every build, mirror and leftover (run state files stay).
-pub fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
+pub(super) fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
     let mut p = Planner::new(inv, rules);
     for i in 0..inv.builds.len() {
         p.take_build(i, "cache clean", false);
@@ -418,7 +418,7 @@ pub fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
 
 /// `cache clean SPEC...`: every build of the matching entries, and their mirrors once no staying
 /// build needs them.
-pub fn clean_entries(inv: &Inventory, rules: &Rules, entries: &HashSet<usize>) -> Plan {
+pub(super) fn clean_entries(inv: &Inventory, rules: &Rules, entries: &HashSet<usize>) -> Plan {
     let mut p = Planner::new(inv, rules);
     let mut sources = HashSet::new();
     for i in 0..inv.builds.len() {

@@ -11,7 +11,7 @@ use crate::expr::Expr;
 use crate::value::Value;
 use crate::workflow::{StepKind, Tree, Workflow};
 
-pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
+pub(super) fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
     check_steps(wf, plugins)?;
     check_cycles(wf)?;
     let root = root_type(wf, plugins);

@@ -36,7 +36,7 @@ pub struct Resume {
     pub from: String,
 }
 
-pub struct Context {
+pub(super) struct Context {
     pub context_dir: PathBuf,
     pub plugins: HashMap<String, Arc<Plugin>>,
     pub config: Arc<Config>,
@@ -116,7 +116,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Executes `wf` with an already validated `input`. `label` prefixes step names in logs
 /// (foreach items use `loop[3] -> `).
-pub fn execute_top(
+pub(super) fn execute_top(
     wf: Arc<Workflow>,
     input: Value,
     ctx: Arc<Context>,

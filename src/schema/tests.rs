@@ -95,26 +95,26 @@ steps:
 "#;
 
 mod cbor {
-    pub use ciborium::Value as C;
+    pub(super) use ciborium::Value as C;
 
-    pub fn t(s: &str) -> C {
+    pub(super) fn t(s: &str) -> C {
         C::Text(s.to_string())
     }
 
-    pub fn m(entries: Vec<(C, C)>) -> C {
+    pub(super) fn m(entries: Vec<(C, C)>) -> C {
         C::Map(entries)
     }
 
-    pub fn kv(k: &str, v: C) -> (C, C) {
+    pub(super) fn kv(k: &str, v: C) -> (C, C) {
         (t(k), v)
     }
 
-    pub fn ty(type_id: &str, mut fields: Vec<(C, C)>) -> C {
+    pub(super) fn ty(type_id: &str, mut fields: Vec<(C, C)>) -> C {
         fields.push(kv("type_id", t(type_id)));
         m(fields)
     }
 
-    pub fn prop(required: bool, ty: C, mut extra: Vec<(C, C)>) -> C {
+    pub(super) fn prop(required: bool, ty: C, mut extra: Vec<(C, C)>) -> C {
         let mut fields = vec![kv("type", ty)];
         if !extra.iter().any(|(k, _)| *k == t("display")) {
             fields.push(kv("display", m(vec![])));
@@ -124,15 +124,15 @@ mod cbor {
         m(fields)
     }
 
-    pub fn object(id: &str, props: Vec<(C, C)>) -> C {
+    pub(super) fn object(id: &str, props: Vec<(C, C)>) -> C {
         m(vec![kv("id", t(id)), kv("properties", m(props))])
     }
 
-    pub fn scope(root: &str, objects: Vec<(&str, C)>) -> C {
+    pub(super) fn scope(root: &str, objects: Vec<(&str, C)>) -> C {
         m(vec![kv("objects", m(objects.into_iter().map(|(k, v)| (t(k), v)).collect())), kv("root", t(root))])
     }
 
-    pub fn display(name: &str) -> C {
+    pub(super) fn display(name: &str) -> C {
         m(vec![kv("name", t(name))])
     }
 
@@ -141,7 +141,7 @@ mod cbor {
     }
 
     /// The greet example as a plugin sends it: text keys, integer keys for enum_integer values.
-    pub fn greet_schema() -> C {
+    pub(super) fn greet_schema() -> C {
         let greet_input = object(
             "GreetInput",
             vec![
