@@ -1,4 +1,8 @@
 //! arcaflow-py: runs Arcaflow workflows whose plugins are Python modules, without containers.
+//! ARCHITECTURE.md describes how the modules fit together.
+
+// Every unsafe call lives in `sys` (which allows it for itself).
+#![deny(unsafe_code)]
 
 pub mod atp;
 pub mod cache;
@@ -14,6 +18,7 @@ pub mod plan;
 pub mod schema;
 pub mod session;
 pub mod state;
+mod sys;
 pub mod ui;
 pub mod value;
 pub mod workdir;
