@@ -124,10 +124,6 @@ impl PluginProcess {
         })
     }
 
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     /// Whether the process is still running.
     pub fn is_alive(&self) -> bool {
         self.child.is_some() && !exited_without_reaping(self.pid)
@@ -280,13 +276,9 @@ impl PluginProcess {
         }
     }
 
-    /// Ends the conversation: CLIENT_DONE, a short wait for a clean exit, then the whole
-    /// process group is killed. Returns once the process is reaped.
-    pub async fn finish(self, grace: Duration) {
-        self.finish_unless(grace, Arc::new(AtomicBool::new(false))).await
-    }
-
-    /// Like [`finish`](Self::finish), but setting `hurry` cuts the grace short (the run is over).
+    /// Ends the conversation: CLIENT_DONE, a short wait (`grace`, cut short when `hurry` is set:
+    /// the run is over) for a clean exit, then the whole process group is killed. Returns once
+    /// the process is reaped.
     pub async fn finish_unless(mut self, grace: Duration, hurry: Arc<AtomicBool>) {
         self.closing.store(true, Ordering::SeqCst);
         if self.version != 1 {
