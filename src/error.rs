@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// Exit codes, shared with the reference engine (design.md §2) plus 130 for an interrupt.
+/// Exit codes: the reference engine's 0-3, plus 130 for an interrupt.
 pub mod exit {
     /// A non-error output was produced (or a command succeeded).
     pub const SUCCESS: i32 = 0;

@@ -60,13 +60,6 @@ pub trait Observer: Send + Sync {
     fn on_event(&self, event: &RunEvent);
 }
 
-/// The observer that ignores everything (runs with no display, no state file, no report).
-pub struct Silent;
-
-impl Observer for Silent {
-    fn on_event(&self, _: &RunEvent) {}
-}
-
 /// Several observers, told in the order they were added.
 #[derive(Default, Clone)]
 pub struct Observers(Vec<Arc<dyn Observer>>);
@@ -106,6 +99,26 @@ impl Observer for Recording {
     fn on_event(&self, event: &RunEvent) {
         if let Ok(mut e) = self.events.lock() {
             e.push(event.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observers_are_told_in_order_and_a_recording_keeps_everything() {
+        let first = Arc::new(Recording::default());
+        let second = Arc::new(Recording::default());
+        let all = Observers::new().with(first.clone()).with(second.clone());
+        all.on_event(&RunEvent::BuildStarted { key: "k".into(), plugin: "p".into() });
+        all.on_event(&RunEvent::RunFinished { steps: Vec::new() });
+        for r in [first, second] {
+            let events = r.events();
+            assert_eq!(events.len(), 2);
+            assert!(matches!(&events[0], RunEvent::BuildStarted { key, .. } if key == "k"));
+            assert!(matches!(events[1], RunEvent::RunFinished { .. }));
         }
     }
 }

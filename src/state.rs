@@ -1,4 +1,4 @@
-//! Owns run state files (seed 001, design.md §6): one JSON file per run under the workdir,
+//! Owns run state files: one JSON file per run under the workdir (`runs/<run-id>.json`),
 //! updated atomically at every step transition, read back by `runs` and `run --resume`.
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Owns the data model shared by every layer: workflow inputs, plugin outputs and expression results.
 //!
-//! YAML scalars keep their types (design.md §2), CBOR integers that fit are `Int(i64)` and maps are
+//! YAML scalars keep their types (`"1"` stays text, `1` an integer, as in the reference engine), CBOR integers that fit are `Int(i64)` and maps are
 //! ordered so that printed documents are stable (the reference engine sorts keys too).
 
 use std::collections::BTreeMap;

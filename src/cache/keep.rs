@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::plan::Keep;
 use super::scan::Inventory;
-use super::Printer;
 use crate::config::{Config, PythonDeployer};
 use crate::deployer::python::{self, Interpreter};
 use crate::deployer::spec::{ModuleSpec, Source};
 use crate::deployer::{git, tree_digest};
 use crate::error::Result;
 use crate::plan;
+use crate::ui::Printer;
 use crate::workdir::key::{entry_key, KeyParts};
 use crate::workdir::{EntryDir, Workdir};
 

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::deployer::spec::{redact_url, ModuleSpec, Source};
 use crate::deployer::{git, now_unix};
 use crate::error::{exit, Error, Result};
+use crate::ui::Printer;
 use crate::workdir::{self, EntryDir, LockGuard, Workdir};
 
 /// How removals are carried out, for `prune` and `clean`.
@@ -66,29 +67,13 @@ pub enum SizeFormat {
     Json,
 }
 
-/// Messages on stderr (stdout carries only `list`, `size` and `dir` output): `quiet` keeps only
-/// warnings and errors; the many small items (locks, run states, temporary files, the directory
-/// around removed builds) are listed one by one only when `verbose`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Printer {
-    pub quiet: bool,
-    pub verbose: bool,
-}
-
-impl Printer {
-    fn say(&self, line: &str) {
-        if !self.quiet {
-            eprintln!("{line}");
-        }
-    }
-    fn item(&self, kind: Kind, line: &str) {
-        let minor = matches!(kind, Kind::Lock | Kind::RunState | Kind::Temp | Kind::Entry);
-        if !minor || self.verbose {
-            self.say(line);
-        }
-    }
-    fn warn(&self, line: &str) {
-        eprintln!("warning: {line}");
+/// A removed or planned item: the many small ones (locks, run states, temporary files, the
+/// directory around removed builds) are listed one by one only with -v.
+fn say_item(out: &Printer, kind: Kind, line: &str) {
+    if matches!(kind, Kind::Lock | Kind::RunState | Kind::Temp | Kind::Entry) {
+        out.detail(line);
+    } else {
+        out.say(line);
     }
 }
 
@@ -195,13 +180,13 @@ fn row(inv: &Inventory, b: &Build) -> Row {
 }
 
 /// `cache list`: one row per venv build.
-pub fn list(root: &Path, json: bool) -> Result<i32> {
+pub fn list(root: &Path, json: bool, out: &Printer) -> Result<i32> {
     let rows: Vec<Row> = match open_existing(root)? {
         None => Vec::new(),
         Some(wd) => {
             let inv = scan::scan(&wd);
             for w in &inv.warnings {
-                eprintln!("warning: {w}");
+                out.warn(w);
             }
             let mut rows: Vec<Row> = inv.builds.iter().map(|b| row(&inv, b)).collect();
             rows.sort_by(|a, b| {
@@ -216,11 +201,11 @@ pub fn list(root: &Path, json: bool) -> Result<i32> {
     };
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| Error::Cache(e.to_string()))?;
-        crate::output::print(&format!("{text}\n"));
+        out.out(&format!("{text}\n"));
         return Ok(exit::SUCCESS);
     }
     if rows.is_empty() {
-        eprintln!("no venv build in {}", root.display());
+        out.notice(&format!("no venv build in {}", root.display()));
         return Ok(exit::SUCCESS);
     }
     let now = now_unix();
@@ -243,7 +228,7 @@ pub fn list(root: &Path, json: bool) -> Result<i32> {
             r.subdirectory.as_deref().map(|d| format!("#subdirectory={d}")).unwrap_or_default(),
         ));
     }
-    crate::output::print(&text);
+    out.out(&text);
     Ok(exit::SUCCESS)
 }
 
@@ -261,7 +246,7 @@ struct Sizes {
 }
 
 /// `cache size`: the workdir's disk usage, as `du -s --block-size=1` reports it.
-pub fn size(root: &Path, format: SizeFormat) -> Result<i32> {
+pub fn size(root: &Path, format: SizeFormat, out: &Printer) -> Result<i32> {
     let mut s = Sizes { path: root.to_path_buf(), ..Default::default() };
     if let Some(wd) = open_existing(root)? {
         s.total_bytes = units::disk_usage(wd.root());
@@ -297,7 +282,7 @@ pub fn size(root: &Path, format: SizeFormat) -> Result<i32> {
             )
         }
     };
-    crate::output::print(&text);
+    out.out(&text);
     Ok(exit::SUCCESS)
 }
 
@@ -457,7 +442,8 @@ fn carry_out(
     let skip_msg = "in use by a running workflow (--wait waits for it, --force removes it anyway)";
     if removal.dry_run {
         for item in &plan.items {
-            out.item(
+            say_item(
+                out,
                 item.kind,
                 &format!(
                     "would remove {} {} ({}): {}",
@@ -594,7 +580,8 @@ fn finish(root: &Path, item: Item, out: &Printer, done: &mut Done) {
     let rel = item.path.strip_prefix(root).unwrap_or(&item.path).display().to_string();
     match remove(root, &item.path) {
         Ok(()) => {
-            out.item(
+            say_item(
+                out,
                 item.kind,
                 &format!("removed {} {} ({}): {}", kind_one(item.kind), rel, human(item.size), item.why),
             );

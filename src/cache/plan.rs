@@ -1,19 +1,19 @@
 //! Owns deciding what `cache prune` and `cache clean` remove, and why; nothing here touches the disk.
 
-use crate::workdir::{BuildDir, MIRROR_LOCK_PREFIX, RUN_LOCK_PREFIX};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::scan::{Build, Inventory};
+use crate::workdir::{BuildDir, MIRROR_LOCK_PREFIX, RUN_LOCK_PREFIX};
 
 /// A run lock this young may belong to a run that opened it and is about to lock it.
-pub const LOCK_GRACE_SECS: u64 = 60;
+pub(super) const LOCK_GRACE_SECS: u64 = 60;
 /// A scratch dir without any run lock, or a temporary file, is left alone this long: it may belong
 /// to a process that does not take a run lock.
-pub const LEFTOVER_GRACE_SECS: u64 = 3600;
+pub(super) const LEFTOVER_GRACE_SECS: u64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
+pub(super) enum Kind {
     Build,
     Interrupted,
     Entry,
@@ -27,7 +27,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn label(self, count: usize) -> String {
+    pub(super) fn label(self, count: usize) -> String {
         let (one, many) = match self {
             Kind::Build => ("venv build", "venv builds"),
             Kind::Interrupted => ("interrupted build", "interrupted builds"),
@@ -46,7 +46,7 @@ impl Kind {
 
 /// What must be free before an item may go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Guard {
+pub(super) enum Guard {
     None,
     /// A build's `use.lock`: held by every process using the build.
     Use(PathBuf),
@@ -55,7 +55,7 @@ pub enum Guard {
 }
 
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(super) struct Item {
     pub kind: Kind,
     pub path: PathBuf,
     pub size: u64,
@@ -77,13 +77,13 @@ pub enum InUse {
 
 /// What `--keep` protects.
 #[derive(Debug, Default)]
-pub struct Keep {
+pub(super) struct Keep {
     pub builds: HashSet<PathBuf>,
     pub mirrors: HashSet<PathBuf>,
 }
 
 #[derive(Debug, Default)]
-pub struct Rules {
+pub(super) struct Rules {
     pub now: u64,
     pub older_than: Option<u64>,
     pub max_size: Option<u64>,
@@ -93,7 +93,7 @@ pub struct Rules {
 }
 
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(super) struct Plan {
     pub items: Vec<Item>,
     /// Builds left because a running process uses them.
     pub skipped: Vec<PathBuf>,
@@ -105,7 +105,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn freed(&self) -> u64 {
+    pub(super) fn freed(&self) -> u64 {
         self.total.saturating_sub(self.projected)
     }
 }
@@ -389,7 +389,7 @@ impl<'a> Planner<'a> {
 }
 
 /// `cache prune`.
-pub fn prune(inv: &Inventory, rules: &Rules) -> Plan {
+pub(super) fn prune(inv: &Inventory, rules: &Rules) -> Plan {
     let mut p = Planner::new(inv, rules);
     p.default_builds();
     p.leftovers();
@@ -403,7 +403,7 @@ pub fn prune(inv: &Inventory, rules: &Rules) -> Plan {
 }
 
 /// `cache clean` with no spec: every build, mirror and leftover (run state files stay).
-pub fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
+pub(super) fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
     let mut p = Planner::new(inv, rules);
     for i in 0..inv.builds.len() {
         p.take_build(i, "cache clean", false);
@@ -418,7 +418,7 @@ pub fn clean_all(inv: &Inventory, rules: &Rules) -> Plan {
 
 /// `cache clean SPEC...`: every build of the matching entries, and their mirrors once no staying
 /// build needs them.
-pub fn clean_entries(inv: &Inventory, rules: &Rules, entries: &HashSet<usize>) -> Plan {
+pub(super) fn clean_entries(inv: &Inventory, rules: &Rules, entries: &HashSet<usize>) -> Plan {
     let mut p = Planner::new(inv, rules);
     let mut sources = HashSet::new();
     for i in 0..inv.builds.len() {
@@ -434,4 +434,240 @@ pub fn clean_entries(inv: &Inventory, rules: &Rules, entries: &HashSet<usize>) -
     p.finish_mirrors(None, Some(&sources));
     p.stale_locks(true);
     p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Table tests of the planner: a hand-made inventory and rules in, the removed paths out.
+
+    use super::*;
+    use crate::cache::scan::{Entry, File, Mirror, Scratch};
+    use crate::deployer::BuildMeta;
+
+    const NOW: u64 = 1_000_000_000;
+    const DAY: u64 = 86_400;
+
+    fn meta(source: &str) -> BuildMeta {
+        serde_json::from_value(serde_json::json!({
+            "format": 2, "name": "p", "module": "p", "source": source, "commit": null,
+            "subdirectory": null, "python": "/usr/bin/python3", "python_version": "3.11.2",
+            "installer": "uv", "created_unix": NOW - 10 * DAY, "build_seconds": 1.0
+        }))
+        .unwrap()
+    }
+
+    /// One entry `venvs/p-0` (being built when `building`) with builds `b1`... described as
+    /// (complete, current, last used this many days ago, in use).
+    fn with_builds(inv: &mut Inventory, building: bool, builds: &[(bool, bool, u64, bool)]) {
+        let entry = inv.entries.len();
+        inv.entries.push(Entry {
+            path: PathBuf::from(format!("venvs/p-{entry}")),
+            name: "p".into(),
+            building,
+            own_size: 0,
+            unit: 0,
+        });
+        for (n, (complete, current, days, in_use)) in builds.iter().enumerate() {
+            inv.builds.push(Build {
+                path: PathBuf::from(format!("venvs/p-{entry}/b{n}")),
+                entry,
+                id: format!("b{n}"),
+                meta: complete.then(|| meta("git+file:///repo")),
+                current: *current,
+                last_used: NOW - days * DAY,
+                size: 100,
+                in_use: *in_use,
+                unit: 0,
+            });
+        }
+    }
+
+    fn mirror(inv: &mut Inventory, hash: &str, source: &str, held: bool) {
+        inv.mirrors.push(Mirror {
+            path: PathBuf::from(format!("git/{hash}")),
+            source: Some(source.into()),
+            size: 10,
+            lock: PathBuf::from(format!("locks/git-{hash}.lock")),
+            held,
+            unit: 0,
+        });
+    }
+
+    fn file(name: &str, dir: &str, age: u64, held: bool) -> File {
+        File {
+            path: PathBuf::from(format!("{dir}/{name}")),
+            name: name.into(),
+            mtime: NOW - age,
+            size: 1,
+            held,
+            unit: 0,
+        }
+    }
+
+    fn removed(plan: &Plan) -> Vec<String> {
+        let mut v: Vec<String> = plan.items.iter().map(|i| i.path.display().to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn prune_plans_what_nothing_uses_again() {
+        type Setup = fn(&mut Inventory, &mut Rules);
+        let cases: &[(&str, Setup, &[&str], &[&str])] = &[
+            (
+                "interrupted and superseded builds go, the current one stays",
+                |inv, _| {
+                    with_builds(
+                        inv,
+                        false,
+                        &[(false, false, 1, false), (true, false, 1, false), (true, true, 1, false)],
+                    )
+                },
+                &["venvs/p-0/b0", "venvs/p-0/b1"],
+                &[],
+            ),
+            (
+                "a build being written (its entry's build.lock is held) is left alone",
+                |inv, _| with_builds(inv, true, &[(false, false, 0, false), (true, true, 1, false)]),
+                &[],
+                &[],
+            ),
+            (
+                "a superseded build in use is skipped, not removed",
+                |inv, _| with_builds(inv, false, &[(true, false, 1, true), (true, true, 1, false)]),
+                &[],
+                &["venvs/p-0/b0"],
+            ),
+            (
+                "--force removes a superseded build in use",
+                |inv, rules| {
+                    with_builds(inv, false, &[(true, false, 1, true), (true, true, 1, false)]);
+                    rules.in_use = InUse::Force;
+                },
+                &["venvs/p-0/b0"],
+                &[],
+            ),
+            (
+                "--keep protects a superseded build",
+                |inv, rules| {
+                    with_builds(inv, false, &[(true, false, 1, false), (true, true, 1, false)]);
+                    rules.keep.builds.insert(PathBuf::from("venvs/p-0/b0"));
+                },
+                &[],
+                &[],
+            ),
+            (
+                "--older-than takes current builds unused that long, then their empty entry",
+                |inv, rules| {
+                    with_builds(inv, false, &[(true, true, 40, false)]);
+                    with_builds(inv, false, &[(true, true, 2, false)]);
+                    rules.older_than = Some(30 * DAY);
+                },
+                &["venvs/p-0", "venvs/p-0/b0"],
+                &[],
+            ),
+            (
+                "--older-than takes old run states, not those of running runs",
+                |inv, rules| {
+                    inv.runs.push(file("old.json", "runs", 40 * DAY, false));
+                    inv.runs.push(file("running.json", "runs", 40 * DAY, true));
+                    inv.runs.push(file("new.json", "runs", DAY, false));
+                    rules.older_than = Some(30 * DAY);
+                },
+                &["runs/old.json"],
+                &[],
+            ),
+            (
+                "run states stay without --older-than",
+                |inv, _| inv.runs.push(file("old.json", "runs", 400 * DAY, false)),
+                &[],
+                &[],
+            ),
+            (
+                "a mirror goes when no staying build was made from it; a held one stays",
+                |inv, _| {
+                    with_builds(inv, false, &[(true, true, 1, false)]);
+                    mirror(inv, "used", "file:///repo", false);
+                    mirror(inv, "unused", "file:///other", false);
+                    mirror(inv, "fetching", "file:///third", true);
+                },
+                &["git/unused"],
+                &[],
+            ),
+            (
+                "--ci drops every mirror but keeps the current venvs",
+                |inv, rules| {
+                    with_builds(inv, false, &[(true, true, 1, false)]);
+                    mirror(inv, "used", "file:///repo", false);
+                    rules.ci = true;
+                },
+                &["git/used"],
+                &[],
+            ),
+            (
+                "scratch dirs of ended runs go; a running one, or a young one without a lock, stays",
+                |inv, _| {
+                    for (name, lock_exists, held, age) in
+                        [("ended", true, false, 0), ("running", true, true, 0), ("young", false, false, 60)]
+                    {
+                        inv.scratch.push(Scratch {
+                            path: PathBuf::from(format!("scratch/{name}")),
+                            lock: PathBuf::from(format!("locks/run-{name}.lock")),
+                            lock_exists,
+                            held,
+                            mtime: NOW - age,
+                            size: 1,
+                            unit: 0,
+                        });
+                    }
+                },
+                &["scratch/ended"],
+                &[],
+            ),
+            (
+                "stale locks: an old free run lock, a mirror lock without its mirror; never cache.lock",
+                |inv, _| {
+                    mirror(inv, "here", "file:///repo", false);
+                    with_builds(inv, false, &[(true, true, 1, false)]);
+                    inv.locks.push(file("run-old.lock", "locks", 2 * LOCK_GRACE_SECS, false));
+                    inv.locks.push(file("run-young.lock", "locks", 1, false));
+                    inv.locks.push(file("run-held.lock", "locks", 2 * LOCK_GRACE_SECS, true));
+                    inv.locks.push(file("git-here.lock", "locks", DAY, false));
+                    inv.locks.push(file("git-gone.lock", "locks", DAY, false));
+                    inv.locks.push(file("cache.lock", "locks", DAY, false));
+                },
+                &["locks/git-gone.lock", "locks/run-old.lock"],
+                &[],
+            ),
+            (
+                "old temporary files go, fresh ones stay",
+                |inv, _| {
+                    inv.temps.push(file(".tmpOld", "runs", 2 * LEFTOVER_GRACE_SECS, false));
+                    inv.temps.push(file(".tmpNew", "runs", 1, false));
+                },
+                &["runs/.tmpOld"],
+                &[],
+            ),
+        ];
+        for (name, setup, want_removed, want_skipped) in cases {
+            let mut inv = Inventory::default();
+            let mut rules = Rules { now: NOW, ..Rules::default() };
+            setup(&mut inv, &mut rules);
+            let plan = prune(&inv, &rules);
+            assert_eq!(removed(&plan), *want_removed, "{name}");
+            let skipped: Vec<String> = plan.skipped.iter().map(|p| p.display().to_string()).collect();
+            assert_eq!(skipped, *want_skipped, "{name}");
+        }
+    }
+
+    #[test]
+    fn clean_all_takes_every_build_mirror_and_tool_but_not_run_states() {
+        let mut inv = Inventory::default();
+        with_builds(&mut inv, false, &[(true, true, 0, false), (true, false, 0, false)]);
+        mirror(&mut inv, "m", "file:///repo", false);
+        inv.runs.push(file("r.json", "runs", 0, false));
+        inv.tools.push(crate::cache::scan::Stray { path: PathBuf::from("tools/uv"), size: 1, unit: 0 });
+        let plan = clean_all(&inv, &Rules { now: NOW, ..Rules::default() });
+        assert_eq!(removed(&plan), ["git/m", "tools/uv", "venvs/p-0", "venvs/p-0/b0", "venvs/p-0/b1"]);
+    }
 }

@@ -11,7 +11,7 @@ use crate::workdir::{self, LockGuard};
 /// (or a file) is unlinked; a directory is removed recursively without following the links in it
 /// (`std::fs::remove_dir_all` never follows them), so nothing outside the workdir is touched.
 /// A path that is already gone is not an error.
-pub fn remove(root: &Path, path: &Path) -> Result<()> {
+pub(super) fn remove(root: &Path, path: &Path) -> Result<()> {
     check_inside(root, path)?;
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
@@ -72,7 +72,7 @@ fn make_writable(path: &Path) {
 }
 
 /// The state of a lock file, found without creating it (looking must change nothing).
-pub enum LockState {
+pub(super) enum LockState {
     /// Nobody holds it; the guard (when the file exists) keeps it ours until dropped.
     Free(Option<LockGuard>),
     /// A running process holds it.
@@ -81,7 +81,7 @@ pub enum LockState {
 
 /// Tries to take the lock at `path` exclusively. A missing lock file, or something that is not a
 /// regular file (a planted link is never opened), is free.
-pub fn try_hold(path: &Path) -> LockState {
+pub(super) fn try_hold(path: &Path) -> LockState {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_file() => match workdir::try_lock_exclusive(path) {
             Ok(Some(guard)) => LockState::Free(Some(guard)),
@@ -92,7 +92,7 @@ pub fn try_hold(path: &Path) -> LockState {
     }
 }
 
-pub fn is_held(path: &Path) -> bool {
+pub(super) fn is_held(path: &Path) -> bool {
     matches!(try_hold(path), LockState::Held)
 }
 

@@ -11,7 +11,7 @@ use crate::workdir::{EntryDir, Workdir, MIRROR_SOURCE};
 
 /// One `venvs/<name>-<key>/` directory.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     pub path: PathBuf,
     /// The distribution name part of the directory name (`<name>` of `<name>-<key16>`).
     pub name: String,
@@ -24,7 +24,7 @@ pub struct Entry {
 
 /// One `venvs/<entry>/b<nanos>-<pid>/` build.
 #[derive(Debug, Clone)]
-pub struct Build {
+pub(super) struct Build {
     pub path: PathBuf,
     /// Index into [`Inventory::entries`].
     pub entry: usize,
@@ -41,14 +41,14 @@ pub struct Build {
 }
 
 impl Build {
-    pub fn complete(&self) -> bool {
+    pub(super) fn complete(&self) -> bool {
         self.meta.is_some()
     }
 }
 
 /// One `git/<hash>/` mirror.
 #[derive(Debug, Clone)]
-pub struct Mirror {
+pub(super) struct Mirror {
     pub path: PathBuf,
     /// The redacted URL from its `arcaflow-source` file.
     pub source: Option<String>,
@@ -60,14 +60,14 @@ pub struct Mirror {
 
 impl Mirror {
     /// The `meta.source` of the builds made from this mirror.
-    pub fn build_source(&self) -> Option<String> {
+    pub(super) fn build_source(&self) -> Option<String> {
         self.source.as_ref().map(|s| format!("git+{s}"))
     }
 }
 
 /// One `scratch/<run-id>` (normally a directory; anything else is removed as it is).
 #[derive(Debug, Clone)]
-pub struct Scratch {
+pub(super) struct Scratch {
     pub path: PathBuf,
     pub lock: PathBuf,
     pub lock_exists: bool,
@@ -79,7 +79,7 @@ pub struct Scratch {
 
 /// A plain file: a lock in `locks/`, a run state, a temporary file left by an interrupted write.
 #[derive(Debug, Clone)]
-pub struct File {
+pub(super) struct File {
     pub path: PathBuf,
     pub name: String,
     pub mtime: u64,
@@ -92,14 +92,14 @@ pub struct File {
 /// Something arcaflow-py never creates where it is found: a symbolic link or a file in place of
 /// a directory. Removed as it is (a link, never its target).
 #[derive(Debug, Clone)]
-pub struct Stray {
+pub(super) struct Stray {
     pub path: PathBuf,
     pub size: u64,
     pub unit: usize,
 }
 
 #[derive(Debug, Default)]
-pub struct Inventory {
+pub(super) struct Inventory {
     pub entries: Vec<Entry>,
     pub builds: Vec<Build>,
     pub mirrors: Vec<Mirror>,
@@ -119,12 +119,12 @@ pub struct Inventory {
     pub warnings: Vec<String>,
 }
 
-pub const TEMP_PREFIX: &str = ".tmp";
+pub(super) const TEMP_PREFIX: &str = ".tmp";
 
 /// Disk usage by unit, exact about hard links: a file linked from several units is freed (from
 /// the workdir's point of view, which is what `du` sees) only when all of them go.
 #[derive(Debug, Default)]
-pub struct Ledger {
+pub(super) struct Ledger {
     /// Per unit: blocks of its directories and of files linked once.
     exclusive: Vec<u64>,
     /// Per unit: `du -s` of the unit's path alone.
@@ -136,7 +136,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// What `du -s --block-size=1` of the workdir would say once the units in `gone` are removed.
-    pub fn total_without(&self, total: u64, gone: &[bool]) -> u64 {
+    pub(super) fn total_without(&self, total: u64, gone: &[bool]) -> u64 {
         let is_gone = |u: usize| gone.get(u).copied().unwrap_or(false);
         let exclusive: u64 = self.exclusive.iter().enumerate().filter(|(u, _)| is_gone(*u)).map(|(_, b)| b).sum();
         let shared: u64 = self
@@ -148,7 +148,7 @@ impl Ledger {
         total.saturating_sub(exclusive).saturating_sub(shared)
     }
 
-    pub fn units(&self) -> usize {
+    pub(super) fn units(&self) -> usize {
         self.exclusive.len()
     }
 }
@@ -161,7 +161,7 @@ impl Inventory {
 }
 
 /// Reads the workdir. Every lock is probed with a non-blocking try-lock on an existing file only.
-pub fn scan(wd: &Workdir) -> Inventory {
+pub(super) fn scan(wd: &Workdir) -> Inventory {
     let mut inv = Inventory::default();
     if let Some(children) = managed_dir(&mut inv, &wd.venvs_dir()) {
         for (path, meta) in children {
@@ -410,7 +410,7 @@ fn mtime(meta: &fs::Metadata) -> u64 {
 }
 
 /// A small regular file's text; never follows a link.
-pub fn read_small(path: &Path) -> Option<String> {
+pub(super) fn read_small(path: &Path) -> Option<String> {
     let meta = fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() > 1 << 20 {
         return None;

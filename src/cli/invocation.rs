@@ -11,13 +11,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::Printer;
 use crate::config::{Config, PullPolicy};
 use crate::deployer::Deployer;
 use crate::error::{Error, Result};
 use crate::events::Observers;
-use crate::logging::LogLines;
-use crate::progress::ProgressObserver;
+use crate::ui::logging::LogLines;
+use crate::ui::progress::ProgressObserver;
+use crate::ui::Printer;
 use crate::workdir::{absolute, Workdir};
 
 /// What every command starts from: the process's current directory and verbosity.
@@ -49,6 +49,10 @@ impl Invocation {
     pub(crate) fn new(verbosity: i8) -> Result<Invocation> {
         let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
         Ok(Invocation { cwd, verbosity })
+    }
+
+    pub(crate) fn printer(&self) -> Printer {
+        Printer::new(self.verbosity)
     }
 
     pub(crate) fn cwd(&self) -> &Path {
@@ -97,10 +101,10 @@ impl Invocation {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        crate::progress::init(self.verbosity < 0);
-        crate::logging::init(self.verbosity, config.log.level);
+        crate::ui::progress::init(self.verbosity < 0);
+        crate::ui::logging::init(self.verbosity, config.log.level);
         let workdir = Workdir::locate(workdir, config.python.workdir.as_deref(), &context, &self.cwd)?;
-        let printer = Printer { quiet: self.verbosity < 0, verbose: self.verbosity > 0 };
+        let printer = Printer::new(self.verbosity);
         Ok(Settled { cwd: self.cwd.clone(), context, config, workdir, printer })
     }
 }

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands;
 use crate::config::PullPolicy;
 use crate::error::{exit, Result};
-use crate::output::Format;
+use crate::ui::output::Format;
+use crate::ui::Printer;
 use invocation::Invocation;
 
 const EXIT_CODES: &str = "Exit codes:
@@ -202,7 +203,7 @@ pub fn main() -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            Printer::default().error(&format!("cannot start the async runtime: {e}"));
             return exit::INVALID;
         }
     };
@@ -212,7 +213,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            Printer::default().error(&e.to_string());
             e.exit_code()
         }
     }
@@ -227,8 +228,8 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Runs(args) => commands::runs::runs(&inv, args),
         Command::Plugin(cmd) => commands::plugin::plugin(&inv, cmd).await,
         Command::Cache(cmd) => commands::cache::cache(&inv, cmd),
-        Command::Completions { shell } => commands::completions::completions(shell),
-        Command::Man => commands::man::man(),
+        Command::Completions { shell } => commands::completions::completions(&inv, shell),
+        Command::Man => commands::man::man(&inv),
     }
 }
 

@@ -4,7 +4,6 @@ use crate::cache::{self, SizeFormat};
 use crate::cli::invocation::Invocation;
 use crate::cli::CacheCommand;
 use crate::error::{exit, Result};
-use crate::output;
 
 pub(crate) fn cache(inv: &Invocation, cmd: CacheCommand) -> Result<i32> {
     let place = match &cmd {
@@ -21,17 +20,17 @@ pub(crate) fn cache(inv: &Invocation, cmd: CacheCommand) -> Result<i32> {
 
     match cmd {
         CacheCommand::Dir(_) => {
-            output::print(&format!("{}\n", root.display()));
+            out.out(&format!("{}\n", root.display()));
             Ok(exit::SUCCESS)
         }
-        CacheCommand::List { json, .. } => cache::list(root, json),
+        CacheCommand::List { json, .. } => cache::list(root, json, out),
         CacheCommand::Size { bytes, json, .. } => {
             let format = match (bytes, json) {
                 (true, _) => SizeFormat::Bytes,
                 (_, true) => SizeFormat::Json,
                 _ => SizeFormat::Human,
             };
-            cache::size(root, format)
+            cache::size(root, format, out)
         }
         CacheCommand::Prune(a) => {
             let opts = cache::PruneOptions {

@@ -1,13 +1,13 @@
 //! Owns `man`: the man page (roff) of the whole command line.
 
+use crate::cli::invocation::Invocation;
 use crate::error::{exit, Error, Result};
-use crate::output;
 
-pub(crate) fn man() -> Result<i32> {
+pub(crate) fn man(inv: &Invocation) -> Result<i32> {
     let mut out = Vec::new();
     clap_mangen::Man::new(crate::cli::command())
         .render(&mut out)
         .map_err(|e| Error::io("cannot render the man page", e))?;
-    output::print(&String::from_utf8_lossy(&out));
+    inv.printer().out(&String::from_utf8_lossy(&out));
     Ok(exit::SUCCESS)
 }

@@ -7,8 +7,8 @@ use crate::deployer::spec::ModuleSpec;
 use crate::deployer::Plugin;
 use crate::engine;
 use crate::error::{exit, Error, Result};
-use crate::output::{self, Format};
 use crate::session::RunSession;
+use crate::ui::output::{self, Format};
 
 pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> {
     let (spec, common) = match &cmd {
@@ -32,7 +32,7 @@ pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> 
                     Error::Usage(format!("the plugin has no step '{s}' (it has: {})", step_names(&plugin)))
                 })?,
             };
-            output::print(&output::render(&doc, if json { Format::Json } else { Format::Yaml }));
+            settled.printer.out(&output::render(&doc, if json { Format::Json } else { Format::Yaml }));
             Ok(exit::SUCCESS)
         }
         PluginCommand::Run { step, input, timeout, output: format, .. } => {
@@ -50,9 +50,9 @@ pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> 
             match outcome? {
                 engine::SingleOutcome::Output { output_id, data, debug_logs, is_error } => {
                     if !debug_logs.is_empty() {
-                        eprint!("{debug_logs}");
+                        settled.printer.raw(&debug_logs);
                     }
-                    output::print(&output::render(&output::document(&output_id, &data), format));
+                    settled.printer.out(&output::render(&output::document(&output_id, &data), format));
                     Ok(if is_error { exit::ERROR_OUTPUT } else { exit::SUCCESS })
                 }
                 engine::SingleOutcome::Failed(message) => Err(Error::Run(format!("step '{step}' failed: {message}"))),

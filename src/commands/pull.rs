@@ -45,7 +45,7 @@ pub(crate) async fn pull(inv: &Invocation, args: PullArgs) -> Result<i32> {
         .collect();
     lines.sort();
     for l in lines {
-        eprintln!("{l}");
+        settled.printer.notice(&l);
     }
     Ok(exit::SUCCESS)
 }

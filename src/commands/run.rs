@@ -11,9 +11,9 @@ use crate::cli::invocation::{shown_observers, Invocation};
 use crate::cli::RunArgs;
 use crate::engine::{self, ExecError, Interrupt};
 use crate::error::{exit, Error, Result};
-use crate::output;
-use crate::report::JunitCollector;
 use crate::session::{ResumeDecision, RunSession};
+use crate::ui::junit::JunitCollector;
+use crate::ui::{output, Printer};
 
 pub(crate) async fn run(inv: &Invocation, args: RunArgs) -> Result<i32> {
     let collector = Arc::new(JunitCollector::default());
@@ -46,20 +46,20 @@ async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollecto
             tracing::info!("resuming run {run_id}: {} completed step(s) are not run again", r.outputs.len());
         }
         ResumeDecision::StartedOver => {
-            eprintln!("the workflow or its input changed since run {run_id}; starting it over");
+            settled.printer.notice(&format!("the workflow or its input changed since run {run_id}; starting it over"));
         }
     }
     let (int_tx, int_rx) = watch::channel(Interrupt::None);
-    let signals = tokio::spawn(watch_signals(int_tx));
+    let signals = tokio::spawn(watch_signals(int_tx, settled.printer));
     tracing::info!("run {run_id}: {}", paths.workflow.display());
     let observers = shown_observers().with(junit);
-    let result = started.execute(&loaded, input, Arc::new(settled.config), int_rx, observers).await;
+    let result = started.execute(&loaded, input, Arc::new(settled.config.clone()), int_rx, observers).await;
     signals.abort();
-    crate::progress::clear();
+    crate::ui::progress::clear();
 
     match result {
         Ok(r) => {
-            output::print(&output::render(&output::document(&r.output_id, &r.output_data), args.output));
+            settled.printer.out(&output::render(&output::document(&r.output_id, &r.output_data), args.output));
             Ok(if r.is_error { exit::ERROR_OUTPUT } else { exit::SUCCESS })
         }
         Err(ExecError::Interrupted { .. }) => Err(Error::Interrupted),
@@ -79,7 +79,7 @@ pub(crate) async fn with_junit(
 ) -> Result<i32> {
     let started = std::time::Instant::now();
     let result = work.await;
-    crate::progress::clear();
+    crate::ui::progress::clear();
     if let Some(path) = junit {
         let name = inv
             .workflow_paths(workflow, None, None, context)
@@ -87,19 +87,19 @@ pub(crate) async fn with_junit(
             .unwrap_or_else(|_| "workflow".into());
         let run_error = result.as_ref().err().map(|e| e.to_string());
         let steps = collector.take();
-        let summary = crate::report::Summary {
+        let summary = crate::ui::junit::Summary {
             name: &name,
             seconds: started.elapsed().as_secs_f64(),
             steps: &steps,
             run_error: run_error.as_deref(),
         };
-        crate::report::write_junit(path, &summary)?;
+        crate::ui::junit::write_junit(path, &summary)?;
     }
     result
 }
 
 /// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.
-async fn watch_signals(tx: watch::Sender<Interrupt>) {
+async fn watch_signals(tx: watch::Sender<Interrupt>, printer: Printer) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return;
@@ -112,7 +112,7 @@ async fn watch_signals(tx: watch::Sender<Interrupt>) {
         }
         count += 1;
         if count == 1 {
-            eprintln!("interrupted: cancelling running steps (press Ctrl-C again to stop at once)");
+            printer.notice("interrupted: cancelling running steps (press Ctrl-C again to stop at once)");
             let _ = tx.send(Interrupt::Graceful);
         } else {
             let _ = tx.send(Interrupt::Kill);

@@ -3,7 +3,6 @@
 use crate::cli::invocation::Invocation;
 use crate::cli::RunsArgs;
 use crate::error::{exit, Result};
-use crate::output;
 use crate::state::{self, RunState};
 use crate::workdir::Workdir;
 
@@ -11,11 +10,11 @@ pub(crate) fn runs(inv: &Invocation, args: RunsArgs) -> Result<i32> {
     let config = args.place.config.as_deref().map(|p| inv.in_cwd(p));
     let cwd = inv.cwd().to_path_buf();
     let settled = inv.settle(config.as_deref(), cwd, args.place.workdir.as_deref())?;
-    let workdir = Workdir::open(settled.workdir)?;
+    let workdir = Workdir::open(settled.workdir.clone())?;
     let runs: Vec<RunState> = state::list(&workdir).into_iter().take(args.limit).collect();
 
     if args.json {
-        output::print(&format!("{}\n", serde_json::to_string_pretty(&runs).unwrap_or_default()));
+        settled.printer.out(&format!("{}\n", serde_json::to_string_pretty(&runs).unwrap_or_default()));
         return Ok(exit::SUCCESS);
     }
     let mut text = format!("{:<28} {:<10} {:<21} {:>5}  {}\n", "RUN", "STATUS", "CHANGED", "STEPS", "WORKFLOW");
@@ -29,6 +28,6 @@ pub(crate) fn runs(inv: &Invocation, args: RunsArgs) -> Result<i32> {
             r.workflow.display()
         ));
     }
-    output::print(&text);
+    settled.printer.out(&text);
     Ok(exit::SUCCESS)
 }

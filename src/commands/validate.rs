@@ -8,7 +8,7 @@ use crate::cli::invocation::Invocation;
 use crate::cli::ValidateArgs;
 use crate::engine;
 use crate::error::{exit, Result};
-use crate::report::JunitCollector;
+use crate::ui::junit::JunitCollector;
 
 pub(crate) async fn validate(inv: &Invocation, args: ValidateArgs) -> Result<i32> {
     let workflow = args.workflow.path().map(Path::to_path_buf);
@@ -26,7 +26,7 @@ pub(crate) async fn validate(inv: &Invocation, args: ValidateArgs) -> Result<i32
         let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer).await?;
         let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
         engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
-        eprintln!("{}: valid", paths.workflow.display());
+        settled.printer.notice(&format!("{}: valid", paths.workflow.display()));
         Ok(exit::SUCCESS)
     })
     .await

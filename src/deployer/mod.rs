@@ -66,7 +66,7 @@ pub struct Plugin {
     /// How long the plugin may take to send its hello.
     pub startup_timeout: Duration,
     /// The process that read the schema of a fresh build, kept for the first step that needs
-    /// it: a cold run then starts Python once per step, like a warm one (design.md §5).
+    /// it: a cold run then starts Python once per step, like a warm one.
     pub spare: std::sync::Mutex<Option<Spare>>,
     _in_use: LockGuard,
 }

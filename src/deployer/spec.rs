@@ -1,6 +1,6 @@
 //! Owns module specs: parsing every accepted form, refusing injection, and redacting credentials.
 //!
-//! Accepted forms (design.md §3):
+//! Accepted forms:
 //! - seed form `name@git+URL[@REF]`
 //! - PEP 508 `name @ git+URL[@REF][#subdirectory=DIR]`
 //! - PyPI `name==VERSION`, bare `name`, and the old deployer form `name@VERSION`

@@ -151,14 +151,7 @@ pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), Stri
     cmd.env("GIT_TERMINAL_PROMPT", "0");
     cmd.stdin(std::process::Stdio::null());
     // An installer must not outlive us: a build interrupted by kill -9 is discarded anyway.
-    // SAFETY: prctl is async-signal-safe.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
+    crate::sys::kill_child_with_parent(cmd);
     let out: Output = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
     if out.status.success() {
         return Ok(());

@@ -9,31 +9,16 @@ use crate::deployer::Plugin;
 use crate::expr::ty::ExprType;
 use crate::expr::Expr;
 use crate::value::Value;
-use crate::workflow::{StepKind, Tree, Workflow};
+use crate::workflow::{FieldUse, StepKind, Tree, Workflow};
 
-pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
+pub(super) fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
     check_steps(wf, plugins)?;
     check_cycles(wf)?;
     let root = root_type(wf, plugins);
     for (id, step) in &wf.steps {
         let at = format!("steps -> {id}");
-        let mut trees: Vec<(&str, &Tree)> = Vec::new();
-        for (name, t) in [
-            ("enabled", &step.enabled),
-            ("wait_for", &step.wait_for),
-            ("stop_if", &step.stop_if),
-            ("closure_wait_timeout", &step.closure_wait_timeout),
-        ] {
-            if let Some(t) = t {
-                trees.push((name, t));
-            }
-        }
         match &step.kind {
             StepKind::Plugin(p) => {
-                trees.push(("input", &p.input));
-                if let Some(d) = &p.deploy {
-                    trees.push(("deploy", d));
-                }
                 if step.stop_if.is_some() {
                     let plugin = &plugins[&crate::plan::plugin_key(p)];
                     let name = step_name(p, plugin);
@@ -45,15 +30,11 @@ pub fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> 
                 }
             }
             StepKind::Foreach(f) => {
-                trees.push(("items", &f.items));
-                if let Some(t) = &f.parallelism {
-                    trees.push(("parallelism", t));
-                }
                 check_workflow(&f.workflow, plugins)
                     .map_err(|e| format!("{at} -> workflow ({}): {e}", f.workflow_path.display()))?;
             }
         }
-        for (name, tree) in trees {
+        for (name, tree, _) in step.expression_fields() {
             check_tree(tree, &root, &format!("{at} -> {name}"))?;
         }
     }
@@ -114,16 +95,10 @@ fn check_cycles(wf: &Workflow) -> Result<(), String> {
     let mut edges: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for (id, step) in &wf.steps {
         let mut deps = BTreeSet::new();
-        for t in [&step.enabled, &step.wait_for, &step.closure_wait_timeout].into_iter().flatten() {
-            referenced_steps(t, &mut deps);
-        }
-        match &step.kind {
-            StepKind::Plugin(p) => referenced_steps(&p.input, &mut deps),
-            StepKind::Foreach(f) => {
-                referenced_steps(&f.items, &mut deps);
-                if let Some(t) = &f.parallelism {
-                    referenced_steps(t, &mut deps);
-                }
+        // What the step's start waits for; `stop_if` may name later steps, `deploy` is not evaluated.
+        for (_, t, use_) in step.expression_fields() {
+            if matches!(use_, FieldUse::Enabling | FieldUse::Start) {
+                referenced_steps(t, &mut deps);
             }
         }
         edges.insert(id, deps);
@@ -207,7 +182,7 @@ fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> 
     ExprType::object(id, fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-/// The type of `$`: the input, and every stage output of every step (workflow-format.md §3.5).
+/// The type of `$`: the input, and every stage output of every step (`$.steps.<id>.<stage>.<output id>`).
 pub(super) fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
     let mut steps = BTreeMap::new();
     for (id, step) in &wf.steps {

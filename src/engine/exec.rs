@@ -18,7 +18,7 @@ use crate::config::{Config, LogLevel};
 use crate::deployer::Plugin;
 use crate::events::{Observer, RunEvent, StepFinished, StepKindTag};
 use crate::value::{Key, Value};
-use crate::workflow::{ForeachStep, PluginStep, StepKind, Tree, Workflow};
+use crate::workflow::{FieldUse, ForeachStep, PluginStep, StepKind, Workflow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interrupt {
@@ -36,7 +36,7 @@ pub struct Resume {
     pub from: String,
 }
 
-pub struct Context {
+pub(super) struct Context {
     pub context_dir: PathBuf,
     pub plugins: HashMap<String, Arc<Plugin>>,
     pub config: Arc<Config>,
@@ -116,7 +116,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Executes `wf` with an already validated `input`. `label` prefixes step names in logs
 /// (foreach items use `loop[3] -> `).
-pub fn execute_top(
+pub(super) fn execute_top(
     wf: Arc<Workflow>,
     input: Value,
     ctx: Arc<Context>,
@@ -422,26 +422,9 @@ impl Run {
                 }
             }
         }
-        let mut trees: Vec<(&str, &Tree)> = Vec::new();
-        if let Some(t) = &step.wait_for {
-            trees.push(("wait_for", t));
-        }
-        match &step.kind {
-            StepKind::Plugin(p) => {
-                trees.push(("input", &p.input));
-                if let Some(t) = &step.closure_wait_timeout {
-                    trees.push(("closure_wait_timeout", t));
-                }
-            }
-            StepKind::Foreach(f) => {
-                trees.push(("items", &f.items));
-                if let Some(t) = &f.parallelism {
-                    trees.push(("parallelism", t));
-                }
-            }
-        }
         let mut values = BTreeMap::new();
-        for (name, tree) in trees {
+        let start_fields = step.expression_fields().into_iter().filter(|(_, _, use_)| *use_ == FieldUse::Start);
+        for (name, tree, _) in start_fields {
             match resolve(tree, self) {
                 Res::Pending => return false,
                 Res::Unresolvable(why) => {

@@ -31,7 +31,7 @@ type Namespaces = BTreeMap<String, Namespace>;
 /// Resolves the namespaced refs of `wf`'s input and declared output schemas, sub-workflows
 /// first. Errors name the workflow file's field (`input -> objects -> R -> properties -> p ->
 /// type: …`); the caller reports them as invalid workflows.
-pub fn resolve_workflow(wf: &mut Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<()> {
+pub(crate) fn resolve_workflow(wf: &mut Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<()> {
     for step in wf.steps.values_mut() {
         if let StepKind::Foreach(f) = &mut step.kind {
             resolve_workflow(&mut f.workflow, plugins)?;
@@ -70,7 +70,7 @@ fn listing(namespaces: &Namespaces) -> String {
     namespaces.iter().map(|(name, ns)| format!("\n  {name}: {}", ns.ids.join(", "))).collect()
 }
 
-/// The namespaces of every step stage of `wf` (workflow-format.md §2.2).
+/// The namespaces of every step stage of `wf`, named `$.steps.<step>.<stage>.<inputs|outputs>.<field>`.
 fn build(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Namespaces {
     let mut out = Namespaces::new();
     for (id, step) in &wf.steps {

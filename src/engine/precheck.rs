@@ -19,7 +19,7 @@ use crate::workflow::{StepKind, Tree, Workflow};
 
 /// What is known before the run: nothing but literals, or also the validated workflow input.
 #[derive(Clone, Copy)]
-pub enum Known<'a> {
+pub(crate) enum Known<'a> {
     Literals,
     Input(&'a Value),
 }
@@ -27,7 +27,7 @@ pub enum Known<'a> {
 /// Checks the known parts of every step input of `wf` (and, for literals, of its foreach
 /// sub-workflows). The error names the step and the field path:
 /// `steps -> hello -> input -> name -> nick: String must match the pattern ^[a-z]+$`.
-pub fn check_step_inputs(
+pub(crate) fn check_step_inputs(
     wf: &Workflow,
     plugins: &HashMap<String, Arc<Plugin>>,
     known: Known,

@@ -13,7 +13,7 @@ use crate::deployer::Plugin;
 use crate::value::Value;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Control {
+pub(super) enum Control {
     Run,
     /// Ask the step to stop (cancel signal if it has one, then kill after the closure wait).
     Cancel(String),
@@ -21,20 +21,20 @@ pub enum Control {
     Kill(String),
 }
 
-pub struct StepInput {
+pub(super) struct StepInput {
     pub input: Value,
     pub timeout: Option<Duration>,
     pub closure_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
-pub enum PluginOutcome {
+pub(super) enum PluginOutcome {
     Output { output_id: String, data: Value, debug_logs: String },
     Crashed { message: String, debug_logs: String },
     Cancelled { reason: String },
 }
 
-pub struct PluginTask {
+pub(super) struct PluginTask {
     pub plugin: Arc<Plugin>,
     pub step: String,
     pub run_id: String,
@@ -57,7 +57,7 @@ impl PluginTask {
     /// Runs the step. `deliver` gets its outcome as soon as there is one, before the process has
     /// been told to exit and reaped (that happens afterwards; the run awaits this task before it
     /// ends). A step whose input never comes delivers nothing.
-    pub async fn run(
+    pub(super) async fn run(
         self,
         input: oneshot::Receiver<StepInput>,
         control: watch::Receiver<Control>,
@@ -230,7 +230,7 @@ fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
     }
 }
 
-pub fn trim_float(f: f64) -> String {
+pub(super) fn trim_float(f: f64) -> String {
     if f.fract() == 0.0 {
         format!("{}", f as i64)
     } else {

@@ -18,7 +18,7 @@ const MAX_DEPTH: usize = 32;
 
 /// Checks the expressions in `tree` (the input of a field of type `ty`, defined in `scope`)
 /// against their static types under `root` (the type of `$`). `at` names the field in errors.
-pub fn check_tree(tree: &Tree, ty: &Type, scope: &Scope, root: &ExprType, at: &str) -> Result<(), String> {
+pub(crate) fn check_tree(tree: &Tree, ty: &Type, scope: &Scope, root: &ExprType, at: &str) -> Result<(), String> {
     match tree {
         Tree::Expr(e) => match e.check(root) {
             // An expression that does not type-check is reported by the expression checks.

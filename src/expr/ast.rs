@@ -94,7 +94,7 @@ pub(crate) enum BinOp {
 
 impl BinOp {
     /// Binding strength; every level is left-associative.
-    pub fn precedence(self) -> u8 {
+    pub(super) fn precedence(self) -> u8 {
         match self {
             BinOp::Or => 1,
             BinOp::And => 2,
@@ -105,7 +105,7 @@ impl BinOp {
         }
     }
 
-    pub fn symbol(self) -> &'static str {
+    pub(super) fn symbol(self) -> &'static str {
         match self {
             BinOp::Or => "||",
             BinOp::And => "&&",
@@ -126,7 +126,7 @@ impl BinOp {
 }
 
 impl UnOp {
-    pub fn symbol(self) -> &'static str {
+    pub(super) fn symbol(self) -> &'static str {
         match self {
             UnOp::Neg => "-",
             UnOp::Not => "!",
@@ -147,12 +147,12 @@ impl fmt::Display for UnOp {
 }
 
 impl Node {
-    pub fn leaf(kind: Kind, start: usize, end: usize) -> Node {
+    pub(super) fn leaf(kind: Kind, start: usize, end: usize) -> Node {
         Node { kind, start, end, depth: 1 }
     }
 
     /// Builds an inner node, computing its depth from the children it holds.
-    pub fn inner(kind: Kind, start: usize, end: usize) -> Node {
+    pub(super) fn inner(kind: Kind, start: usize, end: usize) -> Node {
         let children = match &kind {
             Kind::Call { args, .. } => args.iter().map(|a| a.depth).max().unwrap_or(0),
             Kind::Access { base, steps } => steps
@@ -170,7 +170,7 @@ impl Node {
     }
 
     /// The literal text of a string-literal node, used for constant keys.
-    pub fn as_str_literal(&self) -> Option<&str> {
+    pub(super) fn as_str_literal(&self) -> Option<&str> {
         match &self.kind {
             Kind::Str(s) => Some(s),
             _ => None,

@@ -151,7 +151,7 @@ fn argument_message(b: &Builtin, index: usize, param: Param, got: &str) -> Strin
 
 impl Builtin {
     /// Validates argument types statically and returns the result type.
-    pub fn check(&self, args: &[ExprType]) -> Result<ExprType, String> {
+    pub(super) fn check(&self, args: &[ExprType]) -> Result<ExprType, String> {
         if args.len() != self.params.len() {
             return Err(arity_message(self, args.len()));
         }
@@ -164,7 +164,7 @@ impl Builtin {
     }
 
     /// Validates the actual arguments (a static check may have seen only `any`) and runs.
-    pub fn call(&self, args: &[Value], ctx: &EvalContext) -> Result<Value, String> {
+    pub(super) fn call(&self, args: &[Value], ctx: &EvalContext) -> Result<Value, String> {
         if args.len() != self.params.len() {
             return Err(arity_message(self, args.len()));
         }

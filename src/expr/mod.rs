@@ -1,7 +1,7 @@
 //! Owns the Arcaflow expression language: parsing, static type checking, dependency discovery and evaluation.
 //!
-//! The language follows the reference engine (`workflow-format.md` §3) except where that engine is
-//! surprising (§9): unary `-` and `!` bind tightest, integers are always `i64` with checked
+//! The language follows the reference engine's expression language except where that engine is
+//! surprising: unary `-` and `!` bind tightest, integers are always `i64` with checked
 //! arithmetic, `readFile` resolves against the workflow's context directory, and no input can make
 //! any of these functions panic (nesting is capped at [`MAX_NESTING`] levels).
 

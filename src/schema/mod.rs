@@ -2,8 +2,8 @@
 //!
 //! # Parsing (`PluginSchema::from_value`, `Scope::from_value`)
 //!
-//! Both the plugin wire form (CBOR from the hello, atp.md §4.1) and the workflow YAML form
-//! (workflow-format.md §2.2) are accepted: maps keyed by text, `type_id` next to a type's fields,
+//! Both the plugin wire form (the CBOR schema in a plugin's hello) and the workflow YAML form
+//! (a workflow's `input:` section) are accepted: maps keyed by text, `type_id` next to a type's fields,
 //! `display: {}` (normalized to `None`), integer keys for `enum_integer` values, `one_of_int`
 //! types and unit multipliers (`Key::Int`, or text that parses as an integer, e.g. YAML `"1":`).
 //! Scalars may be typed or text (`min: 1`, `min: "1"`, `required: false`, `required: "no"`);

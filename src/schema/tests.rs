@@ -60,7 +60,7 @@ fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// the atp.md §4.4 example, as YAML and as CBOR
+// a plugin schema with one step (the kind a hello carries), as YAML and as CBOR
 
 const GREET_YAML: &str = r#"
 steps:
@@ -95,26 +95,26 @@ steps:
 "#;
 
 mod cbor {
-    pub use ciborium::Value as C;
+    pub(super) use ciborium::Value as C;
 
-    pub fn t(s: &str) -> C {
+    pub(super) fn t(s: &str) -> C {
         C::Text(s.to_string())
     }
 
-    pub fn m(entries: Vec<(C, C)>) -> C {
+    pub(super) fn m(entries: Vec<(C, C)>) -> C {
         C::Map(entries)
     }
 
-    pub fn kv(k: &str, v: C) -> (C, C) {
+    pub(super) fn kv(k: &str, v: C) -> (C, C) {
         (t(k), v)
     }
 
-    pub fn ty(type_id: &str, mut fields: Vec<(C, C)>) -> C {
+    pub(super) fn ty(type_id: &str, mut fields: Vec<(C, C)>) -> C {
         fields.push(kv("type_id", t(type_id)));
         m(fields)
     }
 
-    pub fn prop(required: bool, ty: C, mut extra: Vec<(C, C)>) -> C {
+    pub(super) fn prop(required: bool, ty: C, mut extra: Vec<(C, C)>) -> C {
         let mut fields = vec![kv("type", ty)];
         if !extra.iter().any(|(k, _)| *k == t("display")) {
             fields.push(kv("display", m(vec![])));
@@ -124,15 +124,15 @@ mod cbor {
         m(fields)
     }
 
-    pub fn object(id: &str, props: Vec<(C, C)>) -> C {
+    pub(super) fn object(id: &str, props: Vec<(C, C)>) -> C {
         m(vec![kv("id", t(id)), kv("properties", m(props))])
     }
 
-    pub fn scope(root: &str, objects: Vec<(&str, C)>) -> C {
+    pub(super) fn scope(root: &str, objects: Vec<(&str, C)>) -> C {
         m(vec![kv("objects", m(objects.into_iter().map(|(k, v)| (t(k), v)).collect())), kv("root", t(root))])
     }
 
-    pub fn display(name: &str) -> C {
+    pub(super) fn display(name: &str) -> C {
         m(vec![kv("name", t(name))])
     }
 
@@ -141,7 +141,7 @@ mod cbor {
     }
 
     /// The greet example as a plugin sends it: text keys, integer keys for enum_integer values.
-    pub fn greet_schema() -> C {
+    pub(super) fn greet_schema() -> C {
         let greet_input = object(
             "GreetInput",
             vec![
@@ -354,7 +354,7 @@ fn example_schema_validates_like_the_python_plugin() {
     assert_eq!(get(&full, "alias"), &Value::map_from([("kind", s("nick")), ("nick", s("Lot"))]));
     assert_eq!(get(&full, "anything"), &yaml("{n: [1, 2, 3], f: 2.5}"));
 
-    // The captured Python errors (atp.md §5), same paths without the root object id.
+    // The errors the Python SDK reports for the same inputs, with the same paths minus the root object id.
     let cases: &[(&str, &[&str], &str)] = &[
         ("{name: x1}", &["name"], "String must match the pattern ^[a-zA-Z]+$"),
         ("{count: 2}", &["name"], "This field is required"),

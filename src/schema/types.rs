@@ -20,13 +20,6 @@ impl Scope {
     }
 }
 
-impl Type {
-    /// Static type of a value of this type; refs resolve in `scope`.
-    pub fn expr_type_in(&self, scope: &Scope) -> ExprType {
-        Builder::default().ty(self, scope, 0)
-    }
-}
-
 /// Builds types with memoization of (scope, object id, depth): without it a schema whose objects
 /// refer to each other several times would take exponential time to expand to the depth limit.
 #[derive(Default)]

@@ -224,7 +224,7 @@ fn check_safe(root: &Path) -> Result<()> {
             root.display()
         )));
     }
-    let uid = unsafe { libc::geteuid() };
+    let uid = crate::sys::effective_uid();
     if link.uid() != uid {
         return Err(Error::Cache(format!(
             "the workdir {} belongs to uid {}, not to you (uid {uid}); refusing to run code from it",

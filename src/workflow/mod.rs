@@ -22,7 +22,7 @@ pub struct Workflow {
     pub outputs: BTreeMap<String, Tree>,
     /// `outputSchema`: declared output schemas and which outputs are errors.
     pub output_schema: BTreeMap<String, DeclaredOutput>,
-    /// Seconds a step may run; negative means unlimited (seed 001's `maxStepTimeout`).
+    /// Seconds a step may run; negative means unlimited (the workflow-level `maxStepTimeout`).
     pub max_step_timeout: Option<f64>,
 }
 
@@ -42,6 +42,43 @@ pub struct Step {
     pub closure_wait_timeout: Option<Tree>,
     /// Per-step timeout override in seconds (negative: unlimited).
     pub timeout: Option<f64>,
+}
+
+/// When the engine needs an expression-bearing field of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldUse {
+    /// `enabled`: decides whether the step runs at all.
+    Enabling,
+    /// Needed before the step can start (its data dependencies).
+    Start,
+    /// `stop_if`: watched while the step runs; not a dependency of its start.
+    WhileRunning,
+    /// Type-checked only (`deploy`: arcaflow-py deploys every plugin the same way).
+    CheckedOnly,
+}
+
+impl Step {
+    /// Every expression-bearing field of the step, with its name and use, in one order that the
+    /// static checks, the cycle check and the executor share.
+    pub fn expression_fields(&self) -> Vec<(&'static str, &Tree, FieldUse)> {
+        let mut fields: Vec<(&'static str, Option<&Tree>, FieldUse)> = vec![
+            ("enabled", self.enabled.as_ref(), FieldUse::Enabling),
+            ("wait_for", self.wait_for.as_ref(), FieldUse::Start),
+            ("stop_if", self.stop_if.as_ref(), FieldUse::WhileRunning),
+        ];
+        match &self.kind {
+            StepKind::Plugin(p) => fields.extend([
+                ("input", Some(&p.input), FieldUse::Start),
+                ("closure_wait_timeout", self.closure_wait_timeout.as_ref(), FieldUse::Start),
+                ("deploy", p.deploy.as_ref(), FieldUse::CheckedOnly),
+            ]),
+            StepKind::Foreach(f) => fields.extend([
+                ("items", Some(&f.items), FieldUse::Start),
+                ("parallelism", f.parallelism.as_ref(), FieldUse::Start),
+            ]),
+        }
+        fields.into_iter().filter_map(|(name, tree, use_)| tree.map(|t| (name, t, use_))).collect()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,8 @@
 //! Integration tests: the real binary, real git repositories, real venvs, real SDK plugins.
 
+// A test binary: its helpers are `pub` for the test modules, and a failed unwrap is a failed test.
+#![allow(unreachable_pub, clippy::unwrap_used)]
+
 mod support;
 
 mod cache;

@@ -1,8 +1,9 @@
-//! Owns the plugin side of a run: spawning a plugin process in its own process group and speaking
-//! ATP (v3, and v1) with it over CBOR on stdin/stdout, while stderr is drained continuously.
+//! Owns a plugin process: spawning it in its own process group, speaking ATP with it (through
+//! [`super::codec`]) over stdin/stdout while stderr is drained continuously, and ending it.
 //!
-//! See `shared/spec/atp.md` §8 for the checklist this follows. The I/O runs on plain threads
-//! (ciborium decodes from blocking readers); the engine talks to them through channels.
+//! The plugin may print plain text before its hello and after CLIENT_DONE, and reports
+//! `debug_logs` cumulatively per process. The I/O runs on plain threads (ciborium decodes from
+//! blocking readers); the engine talks to them through channels.
 
 use std::collections::VecDeque;
 use std::io::{BufReader, Read, Write};
@@ -16,18 +17,11 @@ use std::time::{Duration, Instant};
 use ciborium::Value as C;
 use tokio::sync::mpsc;
 
+use super::codec::{self, first_line, read_hello, tidy_plugin_error, Hello, Incoming, WorkDone};
 use crate::value::Value;
 
 /// How much of a plugin's stderr is kept for error reports.
 const STDERR_TAIL: usize = 16 * 1024;
-/// Bytes a plugin may print to stdout before its hello before we give up on it.
-const MAX_JUNK: usize = 1024 * 1024;
-
-const WORK_START: u64 = 1;
-const WORK_DONE: u64 = 2;
-const SIGNAL: u64 = 3;
-const CLIENT_DONE: u64 = 4;
-const ERROR: u64 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AtpError {
@@ -64,46 +58,6 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Hello {
-    pub version: u64,
-    pub schema: Value,
-    /// Bytes the plugin printed to stdout before its hello (import-time prints).
-    pub junk: Vec<u8>,
-}
-
-#[derive(Debug, Clone)]
-pub struct WorkDone {
-    pub output_id: String,
-    pub output_data: Value,
-    pub debug_logs: String,
-}
-
-#[derive(Debug)]
-enum Incoming {
-    Hello(Hello),
-    Done {
-        run_id: String,
-        done: WorkDone,
-    },
-    Signal {
-        run_id: String,
-        signal_id: String,
-        data: Value,
-    },
-    Error {
-        run_id: String,
-        error: String,
-        step_fatal: bool,
-        server_fatal: bool,
-    },
-    Closed {
-        problem: Option<String>,
-    },
-    /// The plugin's main process exited (its children may still hold the pipes open).
-    Exited,
-}
-
 type Tail = Arc<Mutex<VecDeque<u8>>>;
 
 pub struct PluginProcess {
@@ -133,13 +87,7 @@ impl PluginProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with us.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        crate::sys::kill_child_with_parent(&mut cmd);
         let command = format!("{} -m {} --atp", launch.python.display(), launch.module);
         let mut child = spawn_on_spawner(cmd).map_err(|source| AtpError::Spawn { command, source })?;
         let pid = child.id() as i32;
@@ -161,8 +109,8 @@ impl PluginProcess {
         spawn_exit_watcher(pid, tx.clone());
         spawn_reader(stdout, tx, closing.clone());
         let writer = spawn_writer(stdin);
-        // The plugin says nothing until it gets this first item (atp.md §3.1).
-        let _ = writer.send(encode(&C::Null));
+        // The plugin says nothing until it gets this first item: an empty CBOR value.
+        let _ = writer.send(codec::first_item());
         Ok(PluginProcess {
             child: Some(child),
             pid,
@@ -174,10 +122,6 @@ impl PluginProcess {
             seen_logs: 0,
             label: label.to_string(),
         })
-    }
-
-    pub fn pid(&self) -> i32 {
-        self.pid
     }
 
     /// Whether the process is still running.
@@ -247,21 +191,18 @@ impl PluginProcess {
     }
 
     pub fn start_work(&mut self, run_id: &str, step_id: &str, input: &Value) -> Result<(), AtpError> {
-        let work = C::Map(vec![(text("id"), text(step_id)), (text("config"), input.to_cbor())]);
-        let msg = if self.version == 1 { work } else { envelope(WORK_START, run_id, work) };
-        self.send(msg)
+        self.send(codec::start_work(self.version, run_id, step_id, input))
     }
 
     pub fn signal(&mut self, run_id: &str, signal_id: &str, data: &Value) -> Result<(), AtpError> {
         if self.version == 1 {
             return Err(AtpError::Step("ATP version 1 has no signals".into()));
         }
-        let data = C::Map(vec![(text("signal_id"), text(signal_id)), (text("data"), data.to_cbor())]);
-        self.send(envelope(SIGNAL, run_id, data))
+        self.send(codec::signal(run_id, signal_id, data))
     }
 
-    fn send(&mut self, msg: C) -> Result<(), AtpError> {
-        let ok = self.writer.as_ref().is_some_and(|w| w.send(encode(&msg)).is_ok());
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), AtpError> {
+        let ok = self.writer.as_ref().is_some_and(|w| w.send(bytes).is_ok());
         if ok {
             Ok(())
         } else {
@@ -283,7 +224,7 @@ impl PluginProcess {
                     gone = Some(tokio::time::Instant::now() + Duration::from_millis(200));
                 }
                 Some(Incoming::Done { run_id: r, mut done }) if r == run_id || self.version == 1 => {
-                    // debug_logs accumulate per process (atp.md §3.11): keep only what is new.
+                    // A plugin's debug_logs accumulate over its process's life: keep only what is new.
                     if done.debug_logs.len() >= self.seen_logs && done.debug_logs.is_char_boundary(self.seen_logs) {
                         let all = std::mem::take(&mut done.debug_logs);
                         done.debug_logs = all[self.seen_logs..].to_string();
@@ -335,17 +276,13 @@ impl PluginProcess {
         }
     }
 
-    /// Ends the conversation: CLIENT_DONE, a short wait for a clean exit, then the whole
-    /// process group is killed. Returns once the process is reaped.
-    pub async fn finish(self, grace: Duration) {
-        self.finish_unless(grace, Arc::new(AtomicBool::new(false))).await
-    }
-
-    /// Like [`finish`](Self::finish), but setting `hurry` cuts the grace short (the run is over).
+    /// Ends the conversation: CLIENT_DONE, a short wait (`grace`, cut short when `hurry` is set:
+    /// the run is over) for a clean exit, then the whole process group is killed. Returns once
+    /// the process is reaped.
     pub async fn finish_unless(mut self, grace: Duration, hurry: Arc<AtomicBool>) {
         self.closing.store(true, Ordering::SeqCst);
         if self.version != 1 {
-            let _ = self.send(envelope(CLIENT_DONE, "", C::Map(vec![])));
+            let _ = self.send(codec::client_done());
         }
         self.writer.take();
         if let Some(child) = self.child.take() {
@@ -387,12 +324,7 @@ fn reap(mut child: Child, pid: i32, grace: Duration, hurry: &AtomicBool) {
 
 /// True when the process has exited (it stays a zombie, so its pid is not reused yet).
 fn exited_without_reaping(pid: i32) -> bool {
-    // SAFETY: waitid with WNOWAIT only inspects the child's state.
-    unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        let r = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT);
-        r == 0 && info.si_pid() != 0
-    }
+    crate::sys::exited_without_reaping(pid)
 }
 
 type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
@@ -422,12 +354,7 @@ fn spawn_on_spawner(cmd: Command) -> std::io::Result<Child> {
 }
 
 pub fn kill_group(pid: i32) {
-    if pid > 0 {
-        // SAFETY: sending a signal has no memory effects; ESRCH (no such group) is fine.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
-    }
+    crate::sys::kill_process_group(pid);
 }
 
 fn spawn_stderr_drain(mut stderr: std::process::ChildStderr, tail: Tail, label: String) {
@@ -462,11 +389,8 @@ fn spawn_stderr_drain(mut stderr: std::process::ChildStderr, tail: Tail, label: 
 /// process group: a child holding the pipes open must not keep us waiting.
 fn spawn_exit_watcher(pid: i32, tx: mpsc::UnboundedSender<Incoming>) {
     std::thread::spawn(move || {
-        // SAFETY: waitid with WNOWAIT only waits for the state change; the pid stays reserved.
-        let exited = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) == 0
-        };
+        // The pid stays reserved (not reaped) until the Child is waited for.
+        let exited = crate::sys::wait_exit_without_reaping(pid);
         if exited {
             kill_group(pid);
             let _ = tx.send(Incoming::Exited);
@@ -505,8 +429,8 @@ fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Inc
             let item: C = match ciborium::from_reader(&mut reader) {
                 Ok(item) => item,
                 Err(e) => {
-                    // After CLIENT_DONE the Python SDK may write plain text into the stream
-                    // (atp.md §3.10); that is the end of the conversation, not a fault.
+                    // After CLIENT_DONE the Python SDK may write plain text into the stream (its
+                    // own shutdown messages); that is the end of the conversation, not a fault.
                     let eof = matches!(e, ciborium::de::Error::Io(_));
                     let problem = if eof || closing.load(Ordering::SeqCst) {
                         None
@@ -517,7 +441,7 @@ fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Inc
                     return;
                 }
             };
-            let msg = if v1 { decode_v1(item) } else { decode_envelope(item) };
+            let msg = if v1 { codec::decode_v1(item) } else { codec::decode_envelope(item) };
             let msg = match msg {
                 Ok(m) => m,
                 Err(problem) => {
@@ -533,221 +457,4 @@ fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Inc
             }
         }
     });
-}
-
-/// Reads up to and including the hello, skipping anything printed before it (import-time
-/// prints land on stdout before the handshake, atp.md §3.11).
-fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
-    const MARKERS: [&[u8]; 2] = [b"\xa2\x67version", b"\xa2\x66schema"];
-    let mut seen: Vec<u8> = Vec::new();
-    let mut byte = [0u8; 1];
-    let marker = loop {
-        match reader.read(&mut byte) {
-            Ok(0) | Err(_) => {
-                return Err(if seen.is_empty() {
-                    None
-                } else {
-                    Some(format!(
-                        "the plugin exited after printing to stdout instead of sending its ATP hello: {:?}",
-                        String::from_utf8_lossy(&seen[..seen.len().min(500)])
-                    ))
-                });
-            }
-            Ok(_) => seen.push(byte[0]),
-        }
-        if let Some(m) = MARKERS.iter().find(|m| seen.ends_with(m)) {
-            break *m;
-        }
-        if seen.len() > MAX_JUNK {
-            return Err(Some(format!("the plugin printed more than {MAX_JUNK} bytes to stdout without an ATP hello")));
-        }
-    };
-    let junk = seen[..seen.len() - marker.len()].to_vec();
-    let item: C = ciborium::from_reader(std::io::Cursor::new(marker).chain(reader))
-        .map_err(|e| Some(format!("the plugin's ATP hello is not valid CBOR ({e:?})")))?;
-    let map = Value::from_cbor(&item);
-    let version = match map.get("version") {
-        Some(Value::Int(v)) if *v >= 0 => *v as u64,
-        _ => return Err(Some("the plugin's ATP hello has no version".into())),
-    };
-    let schema = map.get("schema").cloned().ok_or(Some("the plugin's ATP hello has no schema".to_string()))?;
-    Ok(Hello { version, schema, junk })
-}
-
-fn decode_envelope(item: C) -> Result<Incoming, String> {
-    let v = Value::from_cbor(&item);
-    let id = match v.get("id") {
-        Some(Value::Int(i)) => *i as u64,
-        _ => return Err(format!("the plugin sent a message without a numeric 'id': {}", short(&v))),
-    };
-    let run_id = v.get("run_id").and_then(Value::as_str).unwrap_or_default().to_string();
-    let data = v.get("data").cloned().unwrap_or(Value::Null);
-    match id {
-        WORK_DONE => Ok(Incoming::Done { run_id, done: work_done(&data)? }),
-        SIGNAL => Ok(Incoming::Signal {
-            run_id,
-            signal_id: data.get("signal_id").and_then(Value::as_str).unwrap_or_default().to_string(),
-            data: data.get("data").cloned().unwrap_or(Value::Null),
-        }),
-        ERROR => Ok(Incoming::Error {
-            run_id,
-            error: data.get("error").and_then(Value::as_str).unwrap_or("(no message)").to_string(),
-            step_fatal: matches!(data.get("step_fatal"), Some(Value::Bool(true))),
-            server_fatal: matches!(data.get("server_fatal"), Some(Value::Bool(true))),
-        }),
-        other => {
-            tracing::warn!("plugin sent an unknown ATP message type {other}; ignored");
-            Ok(Incoming::Signal { run_id, signal_id: format!("unknown message type {other}"), data })
-        }
-    }
-}
-
-fn decode_v1(item: C) -> Result<Incoming, String> {
-    let v = Value::from_cbor(&item);
-    Ok(Incoming::Done { run_id: String::new(), done: work_done(&v)? })
-}
-
-fn work_done(data: &Value) -> Result<WorkDone, String> {
-    let output_id = data
-        .get("output_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("the plugin's result has no output_id: {}", short(data)))?
-        .to_string();
-    Ok(WorkDone {
-        output_id,
-        output_data: data.get("output_data").cloned().unwrap_or(Value::Null),
-        debug_logs: data.get("debug_logs").and_then(Value::as_str).unwrap_or_default().to_string(),
-    })
-}
-
-/// The SDK prefixes errors with `Error while calling step run/step:` and appends a traceback;
-/// keep the message first and the traceback after it.
-fn tidy_plugin_error(e: &str) -> String {
-    let e = e.trim();
-    let e = match e.strip_prefix("Error while calling step ") {
-        // "run/step:message" - the engine already names the step.
-        Some(rest) => rest.split_once(':').map(|(_, m)| m).unwrap_or(rest),
-        None => e,
-    };
-    match e.split_once("Traceback (most recent call last):") {
-        Some((message, trace)) => format!("{}\nTraceback (most recent call last):{}", message.trim(), trace.trim_end()),
-        None => e.to_string(),
-    }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or("")
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 300 {
-        format!("{}…", &s[..s.char_indices().nth(300).map(|(i, _)| i).unwrap_or(s.len())])
-    } else {
-        s
-    }
-}
-
-fn text(s: &str) -> C {
-    C::Text(s.to_string())
-}
-
-fn envelope(id: u64, run_id: &str, data: C) -> C {
-    C::Map(vec![(text("id"), C::Integer(id.into())), (text("run_id"), text(run_id)), (text("data"), data)])
-}
-
-fn encode(item: &C) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail.
-    let _ = ciborium::into_writer(item, &mut out);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hello_after_junk_is_found() {
-        let mut bytes = b"import-time print\n".to_vec();
-        let hello = C::Map(vec![
-            (text("version"), C::Integer(3.into())),
-            (text("schema"), C::Map(vec![(text("steps"), C::Map(vec![]))])),
-        ]);
-        bytes.extend(encode(&hello));
-        let h = read_hello(&mut std::io::Cursor::new(bytes)).unwrap();
-        assert_eq!(h.version, 3);
-        assert_eq!(h.junk, b"import-time print\n");
-    }
-
-    #[test]
-    fn garbage_without_hello_is_an_error_not_a_panic() {
-        let r = read_hello(&mut std::io::Cursor::new(b"\xff\x00garbage".to_vec()));
-        assert!(matches!(r, Err(Some(_))));
-        let r = read_hello(&mut std::io::Cursor::new(Vec::new()));
-        assert!(matches!(r, Err(None)));
-    }
-
-    #[test]
-    fn envelopes_decode() {
-        let done = envelope(
-            WORK_DONE,
-            "r1",
-            C::Map(vec![
-                (text("output_id"), text("success")),
-                (text("output_data"), C::Map(vec![])),
-                (text("debug_logs"), text("x")),
-            ]),
-        );
-        match decode_envelope(done).unwrap() {
-            Incoming::Done { run_id, done } => {
-                assert_eq!(run_id, "r1");
-                assert_eq!(done.output_id, "success");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(decode_envelope(C::Integer(5.into())).is_err());
-    }
-
-    proptest::proptest! {
-        // Case count: PROPTEST_CASES (default 256); long local runs are in RELIABILITY.md.
-        /// No byte string makes the hello reader or the envelope decoder panic.
-        #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = read_hello(&mut std::io::Cursor::new(bytes.clone()));
-            let mut cursor = std::io::Cursor::new(bytes);
-            for _ in 0..8 {
-                match ciborium::from_reader::<C, _>(&mut cursor) {
-                    Ok(item) => {
-                        let _ = decode_envelope(item.clone());
-                        let _ = decode_v1(item);
-                    }
-                    Err(_) => break,
-                }
-            }
-        }
-
-        /// Valid envelopes with a few corrupted bytes are handled without panics.
-        #[test]
-        fn corrupted_envelopes_never_panic(flips in proptest::collection::vec((0usize..64, proptest::num::u8::ANY), 1..6)) {
-            let mut bytes = encode(&envelope(
-                WORK_DONE,
-                "r1",
-                C::Map(vec![(text("output_id"), text("success")), (text("output_data"), C::Map(vec![(text("k"), C::Integer(1.into()))])), (text("debug_logs"), text("x"))]),
-            ));
-            for (i, b) in flips {
-                let n = bytes.len();
-                bytes[i % n] = b;
-            }
-            if let Ok(item) = ciborium::from_reader::<C, _>(&bytes[..]) {
-                let _ = decode_envelope(item);
-            }
-        }
-    }
-
-    #[test]
-    fn client_done_bytes_match_the_capture() {
-        let bytes = encode(&envelope(CLIENT_DONE, "", C::Map(vec![])));
-        assert_eq!(hex::encode(bytes), "a3626964046672756e5f6964606464617461a0");
-    }
 }

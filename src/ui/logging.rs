@@ -7,7 +7,6 @@ use crate::events::{Observer, RunEvent, StepFinished, StepKindTag};
 
 /// `verbosity`: -1 for --quiet, 0 default, 1 for -v, 2 for -vv.
 pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
-    crate::progress::init(verbosity < 0);
     let level = match verbosity {
         i8::MIN..=-1 => "error",
         0 => match config_level {
@@ -16,7 +15,7 @@ pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
             Some(LogLevel::Error) => "error",
             Some(LogLevel::Info) => "info",
             // On a terminal the progress display says what info lines would.
-            None if crate::progress::active() => "warn",
+            None if crate::ui::progress::active() => "warn",
             None => "info",
         },
         1 => "debug",
@@ -40,7 +39,7 @@ struct ProgressAwareStderr;
 
 impl std::io::Write for ProgressAwareStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        crate::progress::suspend(|| std::io::stderr().write(buf))
+        crate::ui::progress::suspend(|| std::io::stderr().write(buf))
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()

@@ -1,0 +1,8 @@
+//! Owns the plugin protocol: the ATP wire format ([`codec`], pure) and the plugin process that
+//! speaks it ([`client`]).
+
+pub mod client;
+pub mod codec;
+
+pub use client::{kill_group, AtpError, Launch, PluginProcess};
+pub use codec::{Hello, WorkDone};
