@@ -16,3 +16,4 @@ mod lifecycle;
 mod newcomer;
 mod protocol;
 mod reliability;
+mod yaml_readers;
