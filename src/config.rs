@@ -176,8 +176,8 @@ impl Config {
             limits: raw.limits.unwrap_or_default(),
         };
         let l = &config.limits;
-        if l.max_file_bytes == 0 || l.max_depth == 0 || l.max_nodes == 0 {
-            return Err("limits: maxFileBytes, maxDepth and maxNodes must be at least 1".into());
+        if l.max_file_bytes == 0 || l.max_depth == 0 || l.max_nodes == 0 || l.max_alias_nodes == 0 {
+            return Err("limits: maxFileBytes, maxDepth, maxNodes and maxAliasNodes must be at least 1".into());
         }
         if let Some(dest) = &config.log.destination {
             if dest != "stdout" && dest != "stderr" {
@@ -287,6 +287,12 @@ mod tests {
         assert!(e.contains("pythonpath"), "{e}");
         let e = Config::parse("bogus: 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_sets_the_default_limits() {
+        let c = Config::parse(include_str!("../config.example.yaml")).unwrap();
+        assert_eq!(c.limits, Limits::default());
     }
 
     #[test]

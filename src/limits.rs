@@ -18,18 +18,23 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Nesting depth of collections.
     pub max_depth: usize,
-    /// Nodes after alias expansion: a small file of aliases to aliases ("billion laughs") stops here.
+    /// Nodes in one file, aliases counted as the nodes they expand to.
     pub max_nodes: usize,
+    /// Nodes that aliases expand to, in one file: a small file of aliases to aliases ("billion
+    /// laughs") stops here, after little work and memory.
+    pub max_alias_nodes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_file_bytes: 64 * 1024 * 1024, max_depth: 256, max_nodes: 4_000_000 }
+        DEFAULT
     }
 }
 
-static CURRENT: RwLock<Limits> =
-    RwLock::new(Limits { max_file_bytes: 64 * 1024 * 1024, max_depth: 256, max_nodes: 4_000_000 });
+const DEFAULT: Limits =
+    Limits { max_file_bytes: 64 * 1024 * 1024, max_depth: 256, max_nodes: 4_000_000, max_alias_nodes: 100_000 };
+
+static CURRENT: RwLock<Limits> = RwLock::new(DEFAULT);
 
 /// The limits in force.
 pub fn current() -> Limits {
@@ -44,8 +49,14 @@ pub fn set(limits: Limits) {
 }
 
 /// The text of a file, refused when it is larger than `limits.maxFileBytes` or not a regular file.
-/// The size is checked before reading and enforced while reading (a file that grows is cut off).
 pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = read_bytes(path)?;
+    String::from_utf8(bytes).map_err(|e| format!("cannot read it: not UTF-8 text ({e})"))
+}
+
+/// The bytes of a file, refused when it is larger than `limits.maxFileBytes` or not a regular file.
+/// The size is checked before reading and enforced while reading (a file that grows is cut off).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let limits = current();
     // stat first: opening a FIFO for reading would block until someone writes to it.
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
@@ -73,5 +84,5 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_big());
     }
-    String::from_utf8(bytes).map_err(|e| format!("cannot read it: not UTF-8 text ({e})"))
+    Ok(bytes)
 }

@@ -295,7 +295,7 @@ impl Deployer {
         };
         let build = entry.build(id.trim());
         let build_dir = build.path().to_path_buf();
-        let Ok(meta_text) = std::fs::read(build.meta()) else {
+        let Ok(meta_text) = crate::limits::read_bytes(&build.meta()) else {
             return Ok(None);
         };
         let Ok(meta) = serde_json::from_slice::<BuildMeta>(&meta_text) else {

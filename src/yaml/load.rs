@@ -31,6 +31,7 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Yaml, ReadError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Yaml, usize)> = HashMap::new();
     let mut total = 0usize;
+    let mut aliased = 0usize;
     let mut root: Option<Yaml> = None;
     let mut documents = 0;
     let syntax = |span: &Span, what: String| {
@@ -60,6 +61,14 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Yaml, ReadError> {
             }
             Event::Alias(id) => {
                 let (node, nodes) = anchors.get(&id).ok_or_else(|| syntax(&span, "unknown alias".into()))?;
+                aliased = aliased.saturating_add(*nodes);
+                if aliased > limits.max_alias_nodes {
+                    return Err(ReadError::Limit(format!(
+                        "aliases expand to more than {} nodes at line {} (limits.maxAliasNodes in the config)",
+                        limits.max_alias_nodes,
+                        span.start.line()
+                    )));
+                }
                 total = count(total, *nodes, limits)?;
                 Some((node.clone(), 0, *nodes))
             }
@@ -302,9 +311,11 @@ mod tests {
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
             ));
         }
-        let limits = Limits { max_nodes: 100_000, ..Limits::default() };
-        let e = parse(&text, &limits).unwrap_err();
+        let e = parse(&text, &Limits::default()).unwrap_err();
         assert!(matches!(e, ReadError::Limit(_)), "{e}");
+        assert!(e.to_string().contains("limits.maxAliasNodes"), "{e}");
+        let limits = Limits { max_nodes: 1000, max_alias_nodes: usize::MAX, ..Limits::default() };
+        let e = parse(&text, &limits).unwrap_err();
         assert!(e.to_string().contains("limits.maxNodes"), "{e}");
     }
 

@@ -12,6 +12,7 @@ mod deployer;
 mod differential;
 mod faults;
 mod foundation;
+mod hostile;
 mod lifecycle;
 mod newcomer;
 mod protocol;
