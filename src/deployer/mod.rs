@@ -127,7 +127,7 @@ struct Resolved {
 }
 
 enum Target {
-    /// `commit` is the full hex id (kept as text: touching git2 at all initialises libgit2's TLS).
+    /// `commit` is the full hex id.
     Git {
         url: String,
         commit: String,
@@ -195,8 +195,8 @@ impl Deployer {
     pub fn prepare(&self, spec: &ModuleSpec, rt: &tokio::runtime::Handle) -> Result<Plugin> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
-        // A spec pinned to a full commit whose build is complete needs no mirror at all (opening
-        // one costs libgit2's TLS set-up): its marker was checked when it was built.
+        // A spec pinned to a full commit whose build is complete needs no mirror at all (no git
+        // process): its marker was checked when it was built.
         if self.policy != PullPolicy::Always {
             if let Some(pinned) = pinned_commit(spec) {
                 let python = self.interpreter()?.clone();
@@ -367,7 +367,7 @@ impl Deployer {
                 let mirror = git::Mirror::open(&self.workdir, url)?;
                 let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
                 let commit = mirror.resolve(reference.as_deref(), fetch)?;
-                let compatible = mirror.has_marker(commit)?;
+                let compatible = mirror.marker_at(&commit, None)?.is_some();
                 if !compatible {
                     self.compat_failure(
                         &shown,
@@ -482,9 +482,7 @@ impl Deployer {
             Target::Git { url, commit, subdirectory } => {
                 {
                     let _lock = git::lock_mirror(&self.workdir, url)?;
-                    let oid =
-                        git2::Oid::from_str(commit).map_err(|e| deploy_err(format!("bad commit id {commit}: {e}")))?;
-                    git::Mirror::open(&self.workdir, url)?.export(oid, &src)?;
+                    git::Mirror::open(&self.workdir, url)?.export(commit, &src)?;
                 }
                 let dir = match subdirectory {
                     Some(d) => src.join(d),
