@@ -17,4 +17,5 @@ mod lifecycle;
 mod newcomer;
 mod protocol;
 mod reliability;
+mod transports;
 mod yaml_readers;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod git_http;
+pub mod servers;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
