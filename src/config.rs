@@ -74,6 +74,68 @@ pub struct PythonDeployer {
     pub offline: bool,
     /// Seconds a plugin may take to send its ATP hello (default 60).
     pub plugin_startup_timeout: Option<f64>,
+    /// The environment plugin processes get.
+    #[serde(default)]
+    pub plugin_env: PluginEnv,
+}
+
+/// `pluginEnv`: which of our environment variables a plugin process inherits, and what is set or
+/// removed on top. The venv's `bin` always goes first on `PATH`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEnv {
+    #[serde(default)]
+    pub inherit: Inherit,
+    /// Set (or overridden) for every plugin; values are text (numbers and booleans are taken as written).
+    #[serde(default, deserialize_with = "env_values")]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+/// `true`: every variable (the default); `false`: none; a list: only these names (`NAME_*` matches a prefix).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Inherit {
+    All(bool),
+    Only(Vec<String>),
+}
+
+impl Default for Inherit {
+    fn default() -> Self {
+        Inherit::All(true)
+    }
+}
+
+impl Inherit {
+    pub fn passes(&self, name: &str) -> bool {
+        match self {
+            Inherit::All(all) => *all,
+            Inherit::Only(names) => names.iter().any(|n| match n.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => n == name,
+            }),
+        }
+    }
+}
+
+fn env_values<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "pluginEnv.set.{k} must be text, a number or a boolean, got {other}"
+                    )))
+                }
+            };
+            Ok((k, text))
+        })
+        .collect()
 }
 
 impl PythonDeployer {
@@ -214,6 +276,12 @@ impl Config {
                 config.deployment_types.insert("python".into(), "python".into());
             }
         }
+        let e = &config.python.plugin_env;
+        for name in e.set.keys().chain(e.unset.iter()) {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(format!("pluginEnv: '{name}' is not a valid environment variable name"));
+            }
+        }
         Ok(config)
     }
 }
@@ -293,6 +361,22 @@ mod tests {
     fn the_example_config_is_valid_and_sets_the_default_limits() {
         let c = Config::parse(include_str!("../config.example.yaml")).unwrap();
         assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn plugin_env_forms() {
+        let c = Config::parse(
+            "deployer:\n  type: python\n  pluginEnv: {inherit: [PATH, \"LC_*\"], set: {N: 5}, unset: [X]}\n",
+        )
+        .unwrap();
+        let e = &c.python.plugin_env;
+        assert!(e.inherit.passes("PATH") && e.inherit.passes("LC_ALL") && !e.inherit.passes("HOME"));
+        assert_eq!(e.set.get("N").map(String::as_str), Some("5"));
+        assert!(PluginEnv::default().inherit.passes("ANYTHING"));
+        let err = Config::parse("deployer:\n  type: python\n  pluginEnv: {set: {\"A=B\": x}}\n").unwrap_err();
+        assert!(err.contains("A=B"), "{err}");
+        let err = Config::parse("deployer:\n  type: python\n  pluginEnv: {set: {A: [1]}}\n").unwrap_err();
+        assert!(err.contains("pluginEnv.set.A"), "{err}");
     }
 
     #[test]

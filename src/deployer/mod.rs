@@ -68,6 +68,8 @@ pub struct Plugin {
     /// The process that read the schema of a fresh build, kept for the first step that needs
     /// it: a cold run then starts Python once per step, like a warm one.
     pub spare: std::sync::Mutex<Option<Spare>>,
+    /// The environment its processes get (`pluginEnv`).
+    pub env: Vec<(String, String)>,
     _in_use: LockGuard,
 }
 
@@ -98,7 +100,7 @@ impl Plugin {
             python: self.python.clone(),
             module: self.module.clone(),
             cwd: cwd.to_path_buf(),
-            env: plugin_env(&self.python),
+            env: self.env.clone(),
         }
     }
 }
@@ -322,9 +324,11 @@ impl Deployer {
             message: format!("the plugin's schema is invalid: {e}"),
         })?;
         touch(&build.last_used());
+        let python = Build::venv_python(&build.venv());
+        let env = plugin_env(&python, &self.cfg.plugin_env);
         Ok(Some(Plugin {
             spec: spec.clone(),
-            python: Build::venv_python(&build.venv()),
+            python,
             module: spec.module.clone(),
             schema,
             schema_value,
@@ -333,6 +337,7 @@ impl Deployer {
             built_now: false,
             startup_timeout: self.cfg.startup_timeout(),
             spare: std::sync::Mutex::new(None),
+            env,
             _in_use: in_use,
         }))
     }
@@ -539,8 +544,12 @@ impl Deployer {
         let cwd = self.workdir.scratch_dir().join(format!("probe-{build_id}"));
         std::fs::create_dir_all(&cwd).map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
         let python = Build::venv_python(venv);
-        let launch =
-            Launch { python: python.clone(), module: spec.module.clone(), cwd: cwd.clone(), env: plugin_env(&python) };
+        let launch = Launch {
+            python: python.clone(),
+            module: spec.module.clone(),
+            cwd: cwd.clone(),
+            env: plugin_env(&python, &self.cfg.plugin_env),
+        };
         let label = spec.name.clone();
         let timeout = self.cfg.startup_timeout();
         let result = rt.block_on(async move {
@@ -613,38 +622,30 @@ fn pinned_commit(spec: &ModuleSpec) -> Option<Resolved> {
     })
 }
 
-/// The environment a plugin process gets: enough to run Python and reach the usual services,
-/// without variables that would break the venv's isolation (PYTHONPATH, VIRTUAL_ENV, ...).
-pub fn plugin_env(python: &Path) -> Vec<(String, String)> {
-    const PASS: &[&str] = &[
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "LANG",
-        "LANGUAGE",
-        "TZ",
-        "TMPDIR",
-        "KUBECONFIG",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE",
-    ];
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| PASS.contains(&k.as_str()) || k.starts_with("LC_") || k.starts_with("ARCAFLOW_PLUGIN_"))
+/// The environment a plugin process gets: ours, as `pluginEnv` restricts or extends it, without
+/// the variables that would make the venv's Python load another installation (`PYTHONHOME`,
+/// `PYTHONPATH`; `VIRTUAL_ENV` names the plugin's own venv), and with the venv's `bin` first on PATH.
+pub fn plugin_env(python: &Path, cfg: &crate::config::PluginEnv) -> Vec<(String, String)> {
+    const ISOLATION: &[&str] = &["PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV"];
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| cfg.inherit.passes(k) && !ISOLATION.contains(&k.as_str()))
         .collect();
-    if let Some(bin) = python.parent() {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
-        env.retain(|(k, _)| k != "PATH");
-        env.push(("PATH".into(), format!("{}:{path}", bin.display())));
+    for k in &cfg.unset {
+        env.remove(k);
     }
-    env
+    env.extend(cfg.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(bin) = python.parent() {
+        let path = match env.get("PATH") {
+            Some(p) if !p.is_empty() => format!("{}:{p}", bin.display()),
+            _ => bin.display().to_string(),
+        };
+        env.insert("PATH".into(), path);
+        if let Some(venv) = bin.parent() {
+            env.entry("VIRTUAL_ENV".into()).or_insert_with(|| venv.display().to_string());
+        }
+    }
+    env.into_iter().collect()
 }
 
 fn has_runnable_classifier(venv: &Path, name: &str) -> bool {
