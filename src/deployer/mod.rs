@@ -372,11 +372,20 @@ impl Deployer {
                 let mirror = git::Mirror::open(&self.workdir, url)?;
                 let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
                 let commit = mirror.resolve(reference.as_deref(), fetch)?;
-                let compatible = mirror.marker_at(&commit, None)?.is_some();
+                // The plugin's root is its subdirectory: the marker is looked for there first.
+                let marker = mirror.marker_at(&commit, subdirectory.as_deref())?;
+                let compatible = marker.is_some();
+                if let Some(at) = &marker {
+                    tracing::debug!("{shown}: compat marker found at {at}");
+                }
                 if !compatible {
+                    let place = match subdirectory {
+                        Some(d) => format!("in its subdirectory '{d}' or at its root"),
+                        None => "at its root".to_string(),
+                    };
                     self.compat_failure(
                         &shown,
-                        &format!("the repository has no {} file at its root at commit {commit}", git::COMPAT_MARKER),
+                        &format!("the repository has no {} file {place} at commit {commit}", git::COMPAT_MARKER),
                     )?;
                 }
                 tracing::debug!("{shown} resolved to commit {commit}");
