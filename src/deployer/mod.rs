@@ -585,13 +585,7 @@ impl Deployer {
                 });
             }
         };
-        if !hello.junk.is_empty() {
-            tracing::warn!(
-                "{}: the plugin prints to stdout when imported: {:?}",
-                spec,
-                String::from_utf8_lossy(&hello.junk)
-            );
-        }
+        // Bytes printed before the hello were logged by the handshake.
         Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
 }
