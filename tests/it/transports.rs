@@ -108,3 +108,20 @@ fn a_missing_ref_names_the_url_and_shows_gits_message() {
     assert!(out.stderr.contains(&format!("127.0.0.1:{}/absent.git", server.port)), "{}", out.stderr);
     assert!(out.stderr.contains("cannot fetch"), "{}", out.stderr);
 }
+
+#[test]
+fn an_insteadof_rule_in_the_users_git_config_rewrites_the_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_plugin_repo(&tmp.path().join("src"), true);
+    let root = tmp.path().join("www");
+    fs::create_dir_all(&root).unwrap();
+    bare_for_http(&repo.dir, &root, "plugin.git");
+    let server = PyServer::static_files(&root);
+    // The workflow names a host that does not exist; the user's git knows where it really is.
+    let gitconfig = format!("[url \"{}/\"]\n\tinsteadOf = https://git.example.invalid/\n", server.url());
+    let spec = format!("arcaflow-plugin-testkit@git+https://git.example.invalid/plugin.git@{}", repo.head);
+    let case = with_home(echo_case(&spec, &tmp.path().join("wd")), &tmp.path().join("home"), &gitconfig);
+    let out = case.run();
+    out.assert_code(0);
+    assert_eq!(out.yaml()["output_data"]["msg"].as_str(), Some("hi"));
+}
