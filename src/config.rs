@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::limits::Limits;
+
+type JsonMap = serde_json::Map<String, serde_json::Value>;
 
 /// How the deployer treats an already-built plugin virtualenv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -71,6 +74,68 @@ pub struct PythonDeployer {
     pub offline: bool,
     /// Seconds a plugin may take to send its ATP hello (default 60).
     pub plugin_startup_timeout: Option<f64>,
+    /// The environment plugin processes get.
+    #[serde(default)]
+    pub plugin_env: PluginEnv,
+}
+
+/// `pluginEnv`: which of our environment variables a plugin process inherits, and what is set or
+/// removed on top. The venv's `bin` always goes first on `PATH`.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEnv {
+    #[serde(default)]
+    pub inherit: Inherit,
+    /// Set (or overridden) for every plugin; values are text (numbers and booleans are taken as written).
+    #[serde(default, deserialize_with = "env_values")]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub unset: Vec<String>,
+}
+
+/// `true`: every variable (the default); `false`: none; a list: only these names (`NAME_*` matches a prefix).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Inherit {
+    All(bool),
+    Only(Vec<String>),
+}
+
+impl Default for Inherit {
+    fn default() -> Self {
+        Inherit::All(true)
+    }
+}
+
+impl Inherit {
+    pub fn passes(&self, name: &str) -> bool {
+        match self {
+            Inherit::All(all) => *all,
+            Inherit::Only(names) => names.iter().any(|n| match n.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => n == name,
+            }),
+        }
+    }
+}
+
+fn env_values<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "pluginEnv.set.{k} must be text, a number or a boolean, got {other}"
+                    )))
+                }
+            };
+            Ok((k, text))
+        })
+        .collect()
 }
 
 impl PythonDeployer {
@@ -108,8 +173,9 @@ pub struct LoggedOutput {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    deployer: Option<serde_yaml::Mapping>,
-    deployers: Option<BTreeMap<String, serde_yaml::Mapping>>,
+    deployer: Option<JsonMap>,
+    deployers: Option<BTreeMap<String, JsonMap>>,
+    limits: Option<Limits>,
     log: Option<LogConfig>,
     #[serde(default)]
     logged_outputs: BTreeMap<String, LoggedOutput>,
@@ -130,6 +196,8 @@ pub struct Config {
     pub logged_outputs: BTreeMap<String, LoggedOutput>,
     /// Seconds; negative means unlimited.
     pub max_step_timeout: Option<f64>,
+    /// Bounds on the files we read (`limits:` in the config).
+    pub limits: Limits,
 }
 
 /// The configuration without a config file: the same as an empty one.
@@ -141,14 +209,15 @@ impl Default for Config {
             log: LogConfig::default(),
             logged_outputs: BTreeMap::new(),
             max_step_timeout: None,
+            limits: Limits::default(),
         }
     }
 }
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config { path: path.to_path_buf(), message: format!("cannot read it: {e}") })?;
+        let text =
+            crate::limits::read_text(path).map_err(|message| Error::Config { path: path.to_path_buf(), message })?;
         Config::parse(&text).map_err(|message| Error::Config { path: path.to_path_buf(), message })
     }
 
@@ -156,7 +225,9 @@ impl Config {
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| e.to_string())?
+            // Typed reading goes through JSON: the config has no tags and only string keys.
+            let y = crate::yaml::parse_text(text).map_err(|e| e.to_string())?;
+            serde_json::from_value(y.to_json()).map_err(|e| e.to_string())?
         };
         let mut config = Config {
             log: raw.log.unwrap_or_default(),
@@ -164,7 +235,12 @@ impl Config {
             max_step_timeout: raw.max_step_timeout,
             python: PythonDeployer::default(),
             deployment_types: BTreeMap::new(),
+            limits: raw.limits.unwrap_or_default(),
         };
+        let l = &config.limits;
+        if l.max_file_bytes == 0 || l.max_depth == 0 || l.max_nodes == 0 || l.max_alias_nodes == 0 {
+            return Err("limits: maxFileBytes, maxDepth, maxNodes and maxAliasNodes must be at least 1".into());
+        }
         if let Some(dest) = &config.log.destination {
             if dest != "stdout" && dest != "stderr" {
                 return Err(format!(
@@ -200,18 +276,23 @@ impl Config {
                 config.deployment_types.insert("python".into(), "python".into());
             }
         }
+        let e = &config.python.plugin_env;
+        for name in e.set.keys().chain(e.unset.iter()) {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(format!("pluginEnv: '{name}' is not a valid environment variable name"));
+            }
+        }
         Ok(config)
     }
 }
 
 /// A version must be text: YAML reads `3.10` as the number 3.1.
 fn version_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
-    match Option::<serde_yaml::Value>::deserialize(d)? {
-        None | Some(serde_yaml::Value::Null) => Ok(None),
-        Some(serde_yaml::Value::String(s)) => Ok(Some(s)),
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(serde::de::Error::custom(format!(
-            "pythonSemver must be quoted text, e.g. pythonSemver: \"3.11\" (got {})",
-            serde_yaml::to_string(&other).unwrap_or_default().trim()
+            "pythonSemver must be quoted text, e.g. pythonSemver: \"3.11\" (got {other})"
         ))),
     }
 }
@@ -220,19 +301,19 @@ fn version_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<O
 /// Container deployers are accepted so that a config shared with the reference engine loads;
 /// steps that ask for them are refused when the workflow is loaded.
 fn split_deployer(
-    mut map: serde_yaml::Mapping,
+    mut map: JsonMap,
     discriminator: &str,
     at: &str,
 ) -> std::result::Result<(String, Option<PythonDeployer>), String> {
     let name = match map.remove(discriminator) {
-        Some(serde_yaml::Value::String(s)) => s,
-        Some(other) => return Err(format!("{at}.{discriminator}: must be a string, got {other:?}")),
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => return Err(format!("{at}.{discriminator}: must be a string, got {other}")),
         None => return Err(format!("{at}: missing discriminator field '{discriminator}'")),
     };
     match name.as_str() {
         "python" => {
             let python: PythonDeployer =
-                serde_yaml::from_value(serde_yaml::Value::Mapping(map)).map_err(|e| format!("{at}: {e}"))?;
+                serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| format!("{at}: {e}"))?;
             Ok((name, Some(python)))
         }
         "podman" | "docker" | "kubernetes" => Ok((name, None)),
@@ -274,6 +355,28 @@ mod tests {
         assert!(e.contains("pythonpath"), "{e}");
         let e = Config::parse("bogus: 1\n").unwrap_err();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_sets_the_default_limits() {
+        let c = Config::parse(include_str!("../config.example.yaml")).unwrap();
+        assert_eq!(c.limits, Limits::default());
+    }
+
+    #[test]
+    fn plugin_env_forms() {
+        let c = Config::parse(
+            "deployer:\n  type: python\n  pluginEnv: {inherit: [PATH, \"LC_*\"], set: {N: 5}, unset: [X]}\n",
+        )
+        .unwrap();
+        let e = &c.python.plugin_env;
+        assert!(e.inherit.passes("PATH") && e.inherit.passes("LC_ALL") && !e.inherit.passes("HOME"));
+        assert_eq!(e.set.get("N").map(String::as_str), Some("5"));
+        assert!(PluginEnv::default().inherit.passes("ANYTHING"));
+        let err = Config::parse("deployer:\n  type: python\n  pluginEnv: {set: {\"A=B\": x}}\n").unwrap_err();
+        assert!(err.contains("A=B"), "{err}");
+        let err = Config::parse("deployer:\n  type: python\n  pluginEnv: {set: {A: [1]}}\n").unwrap_err();
+        assert!(err.contains("pluginEnv.set.A"), "{err}");
     }
 
     #[test]

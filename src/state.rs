@@ -95,8 +95,12 @@ impl RunState {
             return Err(Error::Usage(format!("'{id}' is not a run id (see 'arcaflow-py runs')")));
         }
         let path = Self::path(workdir, id);
-        let text = std::fs::read(&path).map_err(|_| {
-            Error::Usage(format!("no run '{id}' in {} (see 'arcaflow-py runs')", workdir.runs_dir().display()))
+        let text = crate::limits::read_bytes(&path).map_err(|e| {
+            if path.exists() {
+                Error::Cache(format!("{}: {e}", path.display()))
+            } else {
+                Error::Usage(format!("no run '{id}' in {} (see 'arcaflow-py runs')", workdir.runs_dir().display()))
+            }
         })?;
         serde_json::from_slice(&text)
             .map_err(|e| Error::Cache(format!("{}: the run state is unreadable ({e})", path.display())))
@@ -147,7 +151,7 @@ pub fn list(workdir: &Workdir) -> Vec<RunState> {
         .flatten()
         .flatten()
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|e| crate::limits::read_bytes(&e.path()).ok())
         .filter_map(|b| serde_json::from_slice(&b).ok())
         .collect();
     runs.sort_by(|a: &RunState, b: &RunState| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));

@@ -1,5 +1,6 @@
 //! Owns every `unsafe` call into the operating system (the rest of the crate denies
-//! `unsafe_code`): the effective uid, killing a child with us, signalling a process group, and
+//! `unsafe_code`): the effective uid, killing a child with us, a new session for a child,
+//! signalling a process group, and
 //! waiting for a child's exit without reaping it.
 
 #![allow(unsafe_code)]
@@ -21,6 +22,19 @@ pub(crate) fn kill_child_with_parent(cmd: &mut Command) {
     unsafe {
         cmd.pre_exec(|| {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+/// Starts the child in a session of its own: no controlling terminal (so nothing in it can
+/// prompt on ours) and a process group whose id is its pid, to be killed as a whole.
+pub(crate) fn new_session(cmd: &mut Command) {
+    // SAFETY: the closure runs between fork and exec and only calls setsid, which is
+    // async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
             Ok(())
         });
     }

@@ -3,6 +3,7 @@
 //! YAML scalars keep their types (`"1"` stays text, `1` an integer, as in the reference engine), CBOR integers that fit are `Int(i64)` and maps are
 //! ordered so that printed documents are stable (the reference engine sorts keys too).
 
+use crate::yaml::Yaml;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -94,16 +95,16 @@ impl Value {
 
     /// Converts a YAML value, keeping scalar types. Tags are dropped here: the workflow loader
     /// interprets the tags it knows before it gets to plain data.
-    pub fn from_yaml(y: &serde_yaml::Value) -> Value {
-        use serde_yaml::Value as Y;
+    pub fn from_yaml(y: &Yaml) -> Value {
         match y {
-            Y::Null => Value::Null,
-            Y::Bool(b) => Value::Bool(*b),
-            Y::Number(n) => number_from_yaml(n),
-            Y::String(s) => Value::String(s.clone()),
-            Y::Sequence(items) => Value::List(items.iter().map(Value::from_yaml).collect()),
-            Y::Mapping(m) => Value::Map(m.iter().map(|(k, v)| (key_from_yaml(k), Value::from_yaml(v))).collect()),
-            Y::Tagged(t) => Value::from_yaml(&t.value),
+            Yaml::Null => Value::Null,
+            Yaml::Bool(b) => Value::Bool(*b),
+            Yaml::Int(i) => Value::Int(*i),
+            Yaml::Float(f) => Value::Float(*f),
+            Yaml::String(s) => Value::String(s.clone()),
+            Yaml::Seq(items) => Value::List(items.iter().map(Value::from_yaml).collect()),
+            Yaml::Map(m) => Value::Map(m.iter().map(|(k, v)| (key_from_yaml(k), Value::from_yaml(v))).collect()),
+            Yaml::Tagged(t) => Value::from_yaml(&t.value),
         }
     }
 
@@ -171,24 +172,11 @@ impl Value {
     }
 }
 
-fn number_from_yaml(n: &serde_yaml::Number) -> Value {
-    if let Some(i) = n.as_i64() {
-        Value::Int(i)
-    } else {
-        Value::Float(n.as_f64().unwrap_or(f64::NAN))
-    }
-}
-
-fn key_from_yaml(k: &serde_yaml::Value) -> Key {
-    use serde_yaml::Value as Y;
+fn key_from_yaml(k: &Yaml) -> Key {
     match k {
-        Y::Number(n) if n.as_i64().is_some() => Key::Int(n.as_i64().unwrap_or_default()),
-        Y::String(s) => Key::Str(s.clone()),
-        Y::Bool(b) => Key::Str(b.to_string()),
-        Y::Number(n) => Key::Str(n.to_string()),
-        Y::Null => Key::Str("null".into()),
-        Y::Tagged(t) => key_from_yaml(&t.value),
-        other => Key::Str(serde_yaml::to_string(other).unwrap_or_default().trim().to_string()),
+        Yaml::Int(i) => Key::Int(*i),
+        Yaml::Tagged(t) => key_from_yaml(&t.value),
+        other => Key::Str(other.key_text()),
     }
 }
 
@@ -261,7 +249,7 @@ mod tests {
 
     #[test]
     fn yaml_scalars_keep_their_types() {
-        let y: serde_yaml::Value = serde_yaml::from_str("a: true\nb: 5\nc: 1.5\nd: '5'\ne: null").unwrap();
+        let y = crate::yaml::parse_text("a: true\nb: 5\nc: 1.5\nd: '5'\ne: null").unwrap();
         let v = Value::from_yaml(&y);
         assert_eq!(v.get("a"), Some(&Value::Bool(true)));
         assert_eq!(v.get("b"), Some(&Value::Int(5)));

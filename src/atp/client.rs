@@ -147,6 +147,14 @@ impl PluginProcess {
                     });
                 }
                 self.version = h.version;
+                if !h.junk.is_empty() {
+                    // Recovered, but the plugin's author should know: stdout belongs to ATP.
+                    tracing::warn!(
+                        "plugin {} wrote to stdout before its ATP hello; skipped {}",
+                        self.label,
+                        super::codec::show_bytes(&h.junk)
+                    );
+                }
                 Ok(h)
             }
             Ok(Some(Incoming::Exited)) => {

@@ -79,6 +79,14 @@ pub(super) fn client_done() -> Vec<u8> {
 
 /// Reads up to and including the hello, skipping anything printed before it (import-time
 /// prints land on stdout before the handshake).
+/// Bytes for a message: escaped (no control character reaches the terminal) and bounded.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    const SHOWN: usize = 256;
+    let head = &bytes[..bytes.len().min(SHOWN)];
+    let more = if bytes.len() > SHOWN { format!("... ({} bytes in all)", bytes.len()) } else { String::new() };
+    format!("{} bytes: b\"{}\"{more}", bytes.len(), head.escape_ascii())
+}
+
 pub(super) fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>> {
     const MARKERS: [&[u8]; 2] = [b"\xa2\x67version", b"\xa2\x66schema"];
     let mut seen: Vec<u8> = Vec::new();
@@ -90,8 +98,8 @@ pub(super) fn read_hello(reader: &mut impl Read) -> Result<Hello, Option<String>
                     None
                 } else {
                     Some(format!(
-                        "the plugin exited after printing to stdout instead of sending its ATP hello: {:?}",
-                        String::from_utf8_lossy(&seen[..seen.len().min(500)])
+                        "the plugin exited after printing to stdout instead of sending its ATP hello: {}",
+                        show_bytes(&seen)
                     ))
                 });
             }
@@ -220,6 +228,9 @@ mod tests {
         let h = read_hello(&mut std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(h.version, 3);
         assert_eq!(h.junk, b"import-time print\n");
+        assert_eq!(show_bytes(&h.junk), "18 bytes: b\"import-time print\\n\"");
+        let long = show_bytes(&[0x1b; 300]);
+        assert!(long.starts_with("300 bytes: b\"\\x1b") && long.ends_with("... (300 bytes in all)"), "{long}");
     }
 
     #[test]

@@ -91,16 +91,9 @@ fn offline_entry(
 ) -> Result<Option<EntryDir>> {
     let (commit, subdirectory) = match &spec.source {
         Source::Git { url, reference, subdirectory } => {
-            let path = git::mirror_path(wd, url);
             // `Mirror::open` would re-create a broken mirror: only open one that is intact.
-            let in_mirror = if git2::Repository::open_bare(&path).is_ok() {
-                git::Mirror::open(wd, url)?
-                    .resolve(reference.as_deref(), git::Fetch::Offline)
-                    .ok()
-                    .map(|c| c.to_string())
-            } else {
-                None
-            };
+            let in_mirror =
+                git::Mirror::existing(wd, url).and_then(|m| m.resolve(reference.as_deref(), git::Fetch::Offline).ok());
             let full_sha = reference
                 .as_deref()
                 .filter(|r| r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()))

@@ -417,9 +417,7 @@ impl Pattern {
 
 /// A branch or tag resolved in the existing mirror, without fetching or creating anything.
 fn resolve_offline(wd: &Workdir, url: &str, reference: &str) -> Option<String> {
-    git2::Repository::open_bare(git::mirror_path(wd, url)).ok()?;
-    let mirror = git::Mirror::open(wd, url).ok()?;
-    mirror.resolve(Some(reference), git::Fetch::Offline).ok().map(|c| c.to_string())
+    git::Mirror::existing(wd, url)?.resolve(Some(reference), git::Fetch::Offline).ok()
 }
 
 /// Prints the plan (dry run) or carries it out, then the summary.

@@ -101,6 +101,8 @@ impl Invocation {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
+        // Every file read after the config (workflow, input, readFile) is bounded by its limits.
+        crate::limits::set(config.limits);
         crate::ui::progress::init(self.verbosity < 0);
         crate::ui::logging::init(self.verbosity, config.log.level);
         let workdir = Workdir::locate(workdir, config.python.workdir.as_deref(), &context, &self.cwd)?;

@@ -39,8 +39,8 @@ pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> 
             let step = pick_step(&plugin, step)?;
             let path = inv.in_cwd(&input);
             let err = |message: String| Error::Input { path: path.clone(), message };
-            let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read it: {e}")))?;
-            let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+            let text = crate::limits::read_text(&path).map_err(err)?;
+            let y = crate::yaml::parse_text(&text).map_err(|e| err(e.to_string()))?;
             let value = crate::value::Value::from_yaml(&y);
             // Like a workflow run: prune leaves a scratch dir alone while its run lock is held.
             let session = RunSession::new(deployer.workdir())?;

@@ -1,9 +1,16 @@
-//! Owns git sources: one bare mirror per repository URL, fetched incrementally, refs resolved to
-//! commits, the compat marker checked at the commit, and the tree exported for installation.
+//! Owns git sources: one bare mirror per repository URL, fetched with the user's own `git` command
+//! (so every transport, credential helper, `insteadOf` rule, proxy and ssh setting they have works),
+//! refs resolved to commits, the compat marker checked at the commit, and the tree exported.
+//!
+//! git runs non-interactively: no terminal (its own session), `GIT_TERMINAL_PROMPT=0`, askpass
+//! programs that fail, `credential.interactive=never`, and a timeout. Only what is needed is
+//! fetched: the pinned commit, or the one tag or branch, or the remote HEAD.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use git2::{FetchOptions, RemoteCallbacks, Repository};
 use sha2::{Digest, Sha256};
 
 use super::spec::redact_url;
@@ -12,8 +19,14 @@ use crate::workdir::{self, Workdir};
 
 pub const COMPAT_MARKER: &str = ".python_deployer_compat";
 
+/// How long one git command may take (a fetch of a large repository over a slow link included).
+const GIT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Where the remote HEAD is kept in the mirror.
+const REMOTE_HEAD: &str = "refs/arcaflow/HEAD";
+
 pub struct Mirror {
-    repo: Repository,
+    path: PathBuf,
     url: String,
     shown: String,
 }
@@ -27,52 +40,58 @@ pub enum Fetch {
     Offline,
 }
 
+/// What a git command left: its exit status and outputs.
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
 impl Mirror {
     /// Opens (creating it if needed) the mirror of `url`. The caller holds the mirror lock.
     pub fn open(workdir: &Workdir, url: &str) -> Result<Mirror> {
         let path = mirror_path(workdir, url);
         let shown = redact_url(url);
-        let repo = match Repository::open_bare(&path) {
-            Ok(r) => r,
-            Err(_) => {
-                if path.exists() {
-                    // An interrupted clone: nothing in it can be trusted to be complete.
-                    std::fs::remove_dir_all(&path)
-                        .map_err(|e| Error::io(format!("cannot remove {}", path.display()), e))?;
-                }
-                let r = Repository::init_bare(&path).map_err(|e| git_err(&shown, "cannot create mirror", e))?;
-                // Recorded for `cache list`; never the URL with credentials.
-                let _ = std::fs::write(path.join(workdir::MIRROR_SOURCE), &shown);
-                r
+        let mirror = Mirror { path: path.clone(), url: url.to_string(), shown };
+        if !is_mirror(&path) {
+            if path.exists() {
+                // An interrupted clone: nothing in it can be trusted to be complete.
+                std::fs::remove_dir_all(&path)
+                    .map_err(|e| Error::io(format!("cannot remove {}", path.display()), e))?;
             }
-        };
-        Ok(Mirror { repo, url: url.to_string(), shown })
+            let out = run_git(None, &["init", "--quiet", "--bare", &path.to_string_lossy()], &[], &mirror.shown)?;
+            if !out.ok {
+                return Err(mirror.failure("cannot create mirror", &out));
+            }
+            // Recorded for `cache list`; never the URL with credentials.
+            let _ = std::fs::write(path.join(workdir::MIRROR_SOURCE), &mirror.shown);
+        }
+        Ok(mirror)
     }
 
-    /// Resolves `reference` (commit, tag, branch, or the remote HEAD when absent) to a commit id.
-    pub fn resolve(&self, reference: Option<&str>, fetch: Fetch) -> Result<git2::Oid> {
-        if let Some(r) = reference {
-            if looks_like_sha(r) {
-                if let Ok(obj) = self.repo.revparse_single(r) {
-                    if let Ok(c) = obj.peel_to_commit() {
-                        return Ok(c.id());
-                    }
-                }
+    /// An existing, intact mirror, or `None` (nothing is created).
+    pub fn existing(workdir: &Workdir, url: &str) -> Option<Mirror> {
+        let path = mirror_path(workdir, url);
+        is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: redact_url(url) })
+    }
+
+    /// Resolves `reference` (commit, tag, branch, or the remote HEAD when absent) to a full commit id.
+    pub fn resolve(&self, reference: Option<&str>, fetch: Fetch) -> Result<String> {
+        if let Some(r) = reference.filter(|r| looks_like_sha(r)) {
+            if let Some(c) = self.local_commit(r)? {
+                return Ok(c);
             }
         }
-        match fetch {
-            Fetch::IfNeeded => self.fetch()?,
-            Fetch::Offline => {}
+        if fetch == Fetch::IfNeeded {
+            self.fetch(reference)?;
         }
         let candidates: Vec<String> = match reference {
-            None => vec!["refs/arcaflow/HEAD".into()],
+            None => vec![REMOTE_HEAD.into()],
             Some(r) => vec![format!("refs/tags/{r}"), format!("refs/heads/{r}"), r.to_string()],
         };
         for c in &candidates {
-            if let Ok(obj) = self.repo.revparse_single(c) {
-                if let Ok(commit) = obj.peel_to_commit() {
-                    return Ok(commit.id());
-                }
+            if let Some(commit) = self.local_commit(c)? {
+                return Ok(commit);
             }
         }
         let what = reference.unwrap_or("HEAD");
@@ -87,56 +106,199 @@ impl Mirror {
         })
     }
 
-    fn fetch(&self) -> Result<()> {
-        let mut callbacks = RemoteCallbacks::new();
-        let url = self.url.clone();
-        let mut tried_userpass = false;
-        let mut tried_agent = false;
-        callbacks.credentials(move |_u, username, allowed| {
-            if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) && !tried_userpass {
-                tried_userpass = true;
-                if let Some((user, pass)) = url_credentials(&url) {
-                    return git2::Cred::userpass_plaintext(&user, &pass);
-                }
-            }
-            if allowed.contains(git2::CredentialType::SSH_KEY) && !tried_agent {
-                tried_agent = true;
-                return git2::Cred::ssh_key_from_agent(username.unwrap_or("git"));
-            }
-            Err(git2::Error::from_str("no credentials available (arcaflow-py never prompts)"))
-        });
-        let mut opts = FetchOptions::new();
-        opts.remote_callbacks(callbacks);
-        opts.download_tags(git2::AutotagOption::None);
-        let mut remote = self.repo.remote_anonymous(&self.url).map_err(|e| git_err(&self.shown, "bad remote", e))?;
-        remote
-            .fetch(
-                &["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:refs/arcaflow/HEAD"],
-                Some(&mut opts),
-                None,
-            )
-            .map_err(|e| git_err(&self.shown, "cannot fetch", e))
+    /// The commit `rev` names in the mirror, if it has it.
+    fn local_commit(&self, rev: &str) -> Result<Option<String>> {
+        if rev.starts_with('-') {
+            return Ok(None);
+        }
+        let spec = format!("{rev}^{{commit}}");
+        let out = self.git(&["rev-parse", "--verify", "--quiet", "--end-of-options", &spec])?;
+        let id = out.stdout.trim();
+        Ok((out.ok && id.len() == 40).then(|| id.to_string()))
     }
 
-    pub fn has_marker(&self, commit: git2::Oid) -> Result<bool> {
-        let tree = self.tree(commit)?;
-        let found = tree.get_name(COMPAT_MARKER).is_some();
-        Ok(found)
+    /// Fetches only what `reference` needs: a full commit id by itself (falling back to every
+    /// branch and tag for servers that refuse that), a name as a tag and else as a branch.
+    fn fetch(&self, reference: Option<&str>) -> Result<()> {
+        let refspecs: Vec<Vec<String>> = match reference {
+            None => vec![vec![format!("+HEAD:{REMOTE_HEAD}")]],
+            Some(r) if r.len() == 40 && looks_like_sha(r) => vec![vec![r.to_string()], everything()],
+            Some(r) if looks_like_sha(r) => vec![everything()],
+            Some(r) => {
+                vec![vec![format!("+refs/tags/{r}:refs/tags/{r}")], vec![format!("+refs/heads/{r}:refs/heads/{r}")]]
+            }
+        };
+        let mut last = None;
+        for specs in refspecs {
+            let out = self.fetch_refspecs(&specs)?;
+            if out.ok {
+                return Ok(());
+            }
+            last = Some(out);
+        }
+        match last {
+            Some(out) => Err(self.failure("cannot fetch", &out)),
+            None => Ok(()),
+        }
     }
 
-    fn tree(&self, commit: git2::Oid) -> Result<git2::Tree<'_>> {
-        self.repo.find_commit(commit).and_then(|c| c.tree()).map_err(|e| git_err(&self.shown, "cannot read commit", e))
+    fn fetch_refspecs(&self, specs: &[String]) -> Result<Output> {
+        let (url, secrets) = split_credentials(&self.url);
+        let mut args: Vec<String> = Vec::new();
+        let mut env: Vec<(&str, String)> = Vec::new();
+        if let Some((user, password)) = &secrets {
+            // The password goes to git through the environment, never on a command line that other
+            // users can read; the URL's credentials win over any configured helper.
+            args.extend(["-c".into(), "credential.helper=".into(), "-c".into(), CRED_HELPER.into()]);
+            env.push(("ARCAFLOW_GIT_USERNAME", user.clone()));
+            env.push(("ARCAFLOW_GIT_PASSWORD", password.clone()));
+        }
+        args.extend(
+            ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--end-of-options"]
+                .map(String::from),
+        );
+        args.push(url);
+        args.extend(specs.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let git_dir = self.path.to_string_lossy().into_owned();
+        let mut full = vec!["--git-dir", git_dir.as_str()];
+        full.extend(args);
+        run_git(None, &full, &env, &self.shown)
+    }
+
+    /// Whether the compat marker is at `commit`: in `subdirectory` (the plugin's root) first, then
+    /// at the repository root. Returns where it was found.
+    pub fn marker_at(&self, commit: &str, subdirectory: Option<&str>) -> Result<Option<String>> {
+        let mut places = Vec::new();
+        if let Some(d) = subdirectory.map(|d| d.trim_matches('/')).filter(|d| !d.is_empty()) {
+            places.push(format!("{d}/{COMPAT_MARKER}"));
+        }
+        places.push(COMPAT_MARKER.to_string());
+        let mut args = vec!["ls-tree", "--name-only", "--full-tree", commit, "--"];
+        args.extend(places.iter().map(String::as_str));
+        let out = self.git(&args)?;
+        if !out.ok {
+            return Err(self.failure("cannot read commit", &out));
+        }
+        let found: Vec<&str> = out.stdout.lines().collect();
+        Ok(places.into_iter().find(|p| found.contains(&p.as_str())))
     }
 
     /// Writes the files of `commit` into `dest` (which must not exist yet).
-    pub fn export(&self, commit: git2::Oid, dest: &Path) -> Result<()> {
+    pub fn export(&self, commit: &str, dest: &Path) -> Result<()> {
         std::fs::create_dir_all(dest).map_err(|e| Error::io(format!("cannot create {}", dest.display()), e))?;
-        let commit_obj =
-            self.repo.find_object(commit, None).map_err(|e| git_err(&self.shown, "cannot read commit", e))?;
-        let mut co = git2::build::CheckoutBuilder::new();
-        co.target_dir(dest).force().recreate_missing(true);
-        self.repo.checkout_tree(&commit_obj, Some(&mut co)).map_err(|e| git_err(&self.shown, "cannot check out", e))
+        // A throw-away index outside the mirror, so concurrent exports do not share one.
+        let index = tempfile::NamedTempFile::new_in(&self.path)
+            .map_err(|e| Error::io(format!("cannot create a file in {}", self.path.display()), e))?;
+        let index_path = index.path().to_string_lossy().into_owned();
+        let env = [("GIT_INDEX_FILE", index_path)];
+        let git_dir = self.path.to_string_lossy().into_owned();
+        let dest_text = dest.to_string_lossy().into_owned();
+        for args in [vec!["read-tree", commit], vec!["checkout-index", "--all", "--force"]] {
+            let mut full = vec!["--git-dir", git_dir.as_str(), "--work-tree", dest_text.as_str()];
+            full.extend(args);
+            let out = run_git(None, &full, &env, &self.shown)?;
+            if !out.ok {
+                return Err(self.failure("cannot check out", &out));
+            }
+        }
+        Ok(())
     }
+
+    fn git(&self, args: &[&str]) -> Result<Output> {
+        let git_dir = self.path.to_string_lossy().into_owned();
+        let mut full = vec!["--git-dir", git_dir.as_str()];
+        full.extend_from_slice(args);
+        run_git(None, &full, &[], &self.shown)
+    }
+
+    fn failure(&self, what: &str, out: &Output) -> Error {
+        let stderr = scrub(out.stderr.trim());
+        let detail = if stderr.is_empty() { "git failed without a message".to_string() } else { stderr };
+        Error::Deploy { plugin: self.shown.clone(), message: format!("{what} {}: {detail}", self.shown) }
+    }
+}
+
+/// Every branch and tag, for a short commit id or a server that refuses to send one commit.
+fn everything() -> Vec<String> {
+    vec!["+refs/heads/*:refs/heads/*".into(), "+refs/tags/*:refs/tags/*".into()]
+}
+
+/// A credential helper that answers with the URL's credentials from the environment.
+const CRED_HELPER: &str = "credential.helper=!f() { test \"$1\" = get || exit 0; echo \"username=$ARCAFLOW_GIT_USERNAME\"; echo \"password=$ARCAFLOW_GIT_PASSWORD\"; }; f";
+
+/// Runs git without a terminal or prompts, within the timeout; `Err` only when git cannot run.
+fn run_git(cwd: Option<&Path>, args: &[&str], env: &[(&str, String)], shown: &str) -> Result<Output> {
+    let mut cmd = Command::new("git");
+    cmd.args(["-c", "credential.interactive=never", "-c", "core.askPass=false", "-c", "protocol.file.allow=always"]);
+    cmd.args(args);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ASKPASS", "false")
+        .env("SSH_ASKPASS", "false")
+        .env("SSH_ASKPASS_REQUIRE", "never")
+        .env("GCM_INTERACTIVE", "never")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env("LC_ALL", "C");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own session: no controlling terminal, so neither git nor ssh can ask for anything, and
+    // the whole group (ssh, helpers) can be killed on timeout. It dies with us, too.
+    crate::sys::new_session(&mut cmd);
+    crate::sys::kill_child_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| Error::Deploy {
+        plugin: shown.to_string(),
+        message: format!("cannot run git (is it installed and on PATH?): {e}"),
+    })?;
+    let pid = child.id() as i32;
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(p) = out_pipe.as_mut() {
+            let _ = p.read_to_end(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(p) = err_pipe.as_mut() {
+            // Bounded: only the tail of a chatty failure is shown.
+            let _ = p.take(1 << 20).read_to_end(&mut s);
+            let _ = std::io::copy(p, &mut std::io::sink());
+        }
+        s
+    });
+    let deadline = Instant::now() + GIT_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                crate::sys::kill_process_group(pid);
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break None,
+        }
+    };
+    let stdout = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    let mut stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    if status.is_none() {
+        stderr.push_str(&format!("\ngit did not finish within {} s and was killed", GIT_TIMEOUT.as_secs()));
+    }
+    Ok(Output { ok: status.is_some_and(|s| s.success()), stdout, stderr })
+}
+
+/// A mirror directory that git created completely.
+fn is_mirror(path: &Path) -> bool {
+    path.join("HEAD").is_file() && path.join("objects").is_dir() && path.join("refs").is_dir()
 }
 
 pub fn mirror_path(workdir: &Workdir, url: &str) -> PathBuf {
@@ -152,31 +314,76 @@ fn looks_like_sha(r: &str) -> bool {
     (7..=40).contains(&r.len()) && r.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn url_credentials(url: &str) -> Option<(String, String)> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    match userinfo.split_once(':') {
-        Some((u, p)) => Some((u.to_string(), p.to_string())),
-        None => Some((userinfo.to_string(), String::new())),
+/// The URL without its password, and the (percent-decoded) user name and password when it has one.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some(scheme_end) = url.find("://") else { return (url.to_string(), None) };
+    let rest_at = scheme_end + 3;
+    let rest = &url[rest_at..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else { return (url.to_string(), None) };
+    let userinfo = &authority[..at];
+    let Some((user, password)) = userinfo.split_once(':') else { return (url.to_string(), None) };
+    let stripped = format!("{}{}@{}", &url[..rest_at], user, &rest[at + 1..]);
+    (stripped, Some((percent_decode(user), percent_decode(password))))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-fn git_err(shown: &str, what: &str, e: git2::Error) -> Error {
-    // libgit2 messages can echo the URL; make sure credentials never leak through them.
-    let message = scrub(e.message());
-    Error::Deploy { plugin: shown.to_string(), message: format!("{what}: {message}") }
-}
-
-/// Redacts every URL found in a free-form message.
+/// Redacts every URL found in a free-form message (git quotes URLs: `'https://u:p@h/'`).
 pub fn scrub(message: &str) -> String {
     message
         .split(' ')
-        .map(|w| if w.contains("://") { redact_url(w) } else { w.to_string() })
+        .map(|w| {
+            if let Some(start) = w.find("://") {
+                let begin = w[..start].rfind(['\'', '"', '(', '<']).map(|i| i + 1).unwrap_or(0);
+                let end = w[begin..].find(['\'', '"', ')', '>']).map(|i| begin + i).unwrap_or(w.len());
+                format!("{}{}{}", &w[..begin], redact_url(&w[begin..end]), &w[end..])
+            } else {
+                w.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 pub fn lock_mirror(workdir: &Workdir, url: &str) -> Result<workdir::LockGuard> {
     workdir::lock_exclusive(&workdir.mirror_lock(&url_hash(url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_split_off_the_url() {
+        let (url, c) = split_credentials("https://alice:p%40ss%2Fw@host:8080/r.git");
+        assert_eq!(url, "https://alice@host:8080/r.git");
+        assert_eq!(c, Some(("alice".into(), "p@ss/w".into())));
+        assert_eq!(split_credentials("https://host/r.git"), ("https://host/r.git".into(), None));
+        assert_eq!(split_credentials("ssh://git@host/r.git"), ("ssh://git@host/r.git".into(), None));
+    }
+
+    #[test]
+    fn quoted_urls_in_git_messages_are_redacted() {
+        let m = scrub("fatal: unable to access 'https://alice:secret@host/r.git/': 403");
+        assert!(!m.contains("secret"), "{m}");
+        assert!(m.contains("unable to access '"), "{m}");
+    }
 }

@@ -68,6 +68,8 @@ pub struct Plugin {
     /// The process that read the schema of a fresh build, kept for the first step that needs
     /// it: a cold run then starts Python once per step, like a warm one.
     pub spare: std::sync::Mutex<Option<Spare>>,
+    /// The environment its processes get (`pluginEnv`).
+    pub env: Vec<(String, String)>,
     _in_use: LockGuard,
 }
 
@@ -98,7 +100,7 @@ impl Plugin {
             python: self.python.clone(),
             module: self.module.clone(),
             cwd: cwd.to_path_buf(),
-            env: plugin_env(&self.python),
+            env: self.env.clone(),
         }
     }
 }
@@ -127,7 +129,7 @@ struct Resolved {
 }
 
 enum Target {
-    /// `commit` is the full hex id (kept as text: touching git2 at all initialises libgit2's TLS).
+    /// `commit` is the full hex id.
     Git {
         url: String,
         commit: String,
@@ -195,8 +197,8 @@ impl Deployer {
     pub fn prepare(&self, spec: &ModuleSpec, rt: &tokio::runtime::Handle) -> Result<Plugin> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
-        // A spec pinned to a full commit whose build is complete needs no mirror at all (opening
-        // one costs libgit2's TLS set-up): its marker was checked when it was built.
+        // A spec pinned to a full commit whose build is complete needs no mirror at all (no git
+        // process): its marker was checked when it was built.
         if self.policy != PullPolicy::Always {
             if let Some(pinned) = pinned_commit(spec) {
                 let python = self.interpreter()?.clone();
@@ -295,7 +297,7 @@ impl Deployer {
         };
         let build = entry.build(id.trim());
         let build_dir = build.path().to_path_buf();
-        let Ok(meta_text) = std::fs::read(build.meta()) else {
+        let Ok(meta_text) = crate::limits::read_bytes(&build.meta()) else {
             return Ok(None);
         };
         let Ok(meta) = serde_json::from_slice::<BuildMeta>(&meta_text) else {
@@ -322,9 +324,11 @@ impl Deployer {
             message: format!("the plugin's schema is invalid: {e}"),
         })?;
         touch(&build.last_used());
+        let python = Build::venv_python(&build.venv());
+        let env = plugin_env(&python, &self.cfg.plugin_env);
         Ok(Some(Plugin {
             spec: spec.clone(),
-            python: Build::venv_python(&build.venv()),
+            python,
             module: spec.module.clone(),
             schema,
             schema_value,
@@ -333,6 +337,7 @@ impl Deployer {
             built_now: false,
             startup_timeout: self.cfg.startup_timeout(),
             spare: std::sync::Mutex::new(None),
+            env,
             _in_use: in_use,
         }))
     }
@@ -367,11 +372,20 @@ impl Deployer {
                 let mirror = git::Mirror::open(&self.workdir, url)?;
                 let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
                 let commit = mirror.resolve(reference.as_deref(), fetch)?;
-                let compatible = mirror.has_marker(commit)?;
+                // The plugin's root is its subdirectory: the marker is looked for there first.
+                let marker = mirror.marker_at(&commit, subdirectory.as_deref())?;
+                let compatible = marker.is_some();
+                if let Some(at) = &marker {
+                    tracing::debug!("{shown}: compat marker found at {at}");
+                }
                 if !compatible {
+                    let place = match subdirectory {
+                        Some(d) => format!("in its subdirectory '{d}' or at its root"),
+                        None => "at its root".to_string(),
+                    };
                     self.compat_failure(
                         &shown,
-                        &format!("the repository has no {} file at its root at commit {commit}", git::COMPAT_MARKER),
+                        &format!("the repository has no {} file {place} at commit {commit}", git::COMPAT_MARKER),
                     )?;
                 }
                 tracing::debug!("{shown} resolved to commit {commit}");
@@ -482,9 +496,7 @@ impl Deployer {
             Target::Git { url, commit, subdirectory } => {
                 {
                     let _lock = git::lock_mirror(&self.workdir, url)?;
-                    let oid =
-                        git2::Oid::from_str(commit).map_err(|e| deploy_err(format!("bad commit id {commit}: {e}")))?;
-                    git::Mirror::open(&self.workdir, url)?.export(oid, &src)?;
+                    git::Mirror::open(&self.workdir, url)?.export(commit, &src)?;
                 }
                 let dir = match subdirectory {
                     Some(d) => src.join(d),
@@ -541,8 +553,12 @@ impl Deployer {
         let cwd = self.workdir.scratch_dir().join(format!("probe-{build_id}"));
         std::fs::create_dir_all(&cwd).map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
         let python = Build::venv_python(venv);
-        let launch =
-            Launch { python: python.clone(), module: spec.module.clone(), cwd: cwd.clone(), env: plugin_env(&python) };
+        let launch = Launch {
+            python: python.clone(),
+            module: spec.module.clone(),
+            cwd: cwd.clone(),
+            env: plugin_env(&python, &self.cfg.plugin_env),
+        };
         let label = spec.name.clone();
         let timeout = self.cfg.startup_timeout();
         let result = rt.block_on(async move {
@@ -569,13 +585,7 @@ impl Deployer {
                 });
             }
         };
-        if !hello.junk.is_empty() {
-            tracing::warn!(
-                "{}: the plugin prints to stdout when imported: {:?}",
-                spec,
-                String::from_utf8_lossy(&hello.junk)
-            );
-        }
+        // Bytes printed before the hello were logged by the handshake.
         Ok((hello.schema, Spare { process: Some(process), cwd }))
     }
 }
@@ -615,38 +625,30 @@ fn pinned_commit(spec: &ModuleSpec) -> Option<Resolved> {
     })
 }
 
-/// The environment a plugin process gets: enough to run Python and reach the usual services,
-/// without variables that would break the venv's isolation (PYTHONPATH, VIRTUAL_ENV, ...).
-pub fn plugin_env(python: &Path) -> Vec<(String, String)> {
-    const PASS: &[&str] = &[
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "LANG",
-        "LANGUAGE",
-        "TZ",
-        "TMPDIR",
-        "KUBECONFIG",
-        "http_proxy",
-        "https_proxy",
-        "no_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "NO_PROXY",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE",
-    ];
-    let mut env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| PASS.contains(&k.as_str()) || k.starts_with("LC_") || k.starts_with("ARCAFLOW_PLUGIN_"))
+/// The environment a plugin process gets: ours, as `pluginEnv` restricts or extends it, without
+/// the variables that would make the venv's Python load another installation (`PYTHONHOME`,
+/// `PYTHONPATH`; `VIRTUAL_ENV` names the plugin's own venv), and with the venv's `bin` first on PATH.
+pub fn plugin_env(python: &Path, cfg: &crate::config::PluginEnv) -> Vec<(String, String)> {
+    const ISOLATION: &[&str] = &["PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV"];
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| cfg.inherit.passes(k) && !ISOLATION.contains(&k.as_str()))
         .collect();
-    if let Some(bin) = python.parent() {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone()).unwrap_or_default();
-        env.retain(|(k, _)| k != "PATH");
-        env.push(("PATH".into(), format!("{}:{path}", bin.display())));
+    for k in &cfg.unset {
+        env.remove(k);
     }
-    env
+    env.extend(cfg.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(bin) = python.parent() {
+        let path = match env.get("PATH") {
+            Some(p) if !p.is_empty() => format!("{}:{p}", bin.display()),
+            _ => bin.display().to_string(),
+        };
+        env.insert("PATH".into(), path);
+        if let Some(venv) = bin.parent() {
+            env.entry("VIRTUAL_ENV".into()).or_insert_with(|| venv.display().to_string());
+        }
+    }
+    env.into_iter().collect()
 }
 
 fn has_runnable_classifier(venv: &Path, name: &str) -> bool {

@@ -114,7 +114,7 @@ fn identity(p: &Path) -> Option<String> {
 }
 
 fn cached_version(cache: Option<&Path>, real: &Path) -> Option<String> {
-    let text = std::fs::read(cache?.join("interpreters.json")).ok()?;
+    let text = crate::limits::read_bytes(&cache?.join("interpreters.json")).ok()?;
     let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(&text).ok()?;
     map.get(&identity(real)?).cloned()
 }
@@ -123,7 +123,7 @@ fn store_version(cache: &Path, interp: &Interpreter) {
     let Some(id) = identity(&interp.path) else { return };
     let file = cache.join("interpreters.json");
     let mut map: std::collections::BTreeMap<String, String> =
-        std::fs::read(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
+        crate::limits::read_bytes(&file).ok().and_then(|t| serde_json::from_slice(&t).ok()).unwrap_or_default();
     map.insert(id, interp.version.clone());
     if let Ok(bytes) = serde_json::to_vec_pretty(&map) {
         let _ = crate::workdir::write_atomic(&file, &bytes);

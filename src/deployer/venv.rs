@@ -149,6 +149,8 @@ pub(super) fn index_options(cfg: &PythonDeployer, cmd: &mut Command, uv: bool) {
 pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), String> {
     // Git must never ask for a password on a terminal nobody is watching.
     cmd.env("GIT_TERMINAL_PROMPT", "0");
+    // These would point the new venv's Python at another installation.
+    cmd.env_remove("PYTHONHOME").env_remove("PYTHONPATH");
     cmd.stdin(std::process::Stdio::null());
     // An installer must not outlive us: a build interrupted by kill -9 is discarded anyway.
     crate::sys::kill_child_with_parent(cmd);

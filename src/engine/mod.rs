@@ -107,11 +107,11 @@ pub fn read_input(path: Option<&Path>, wf: &Workflow) -> Result<Value> {
         None => Value::Map(Default::default()),
         Some(p) => {
             let err = |message: String| Error::Input { path: p.to_path_buf(), message };
-            let text = std::fs::read_to_string(p).map_err(|e| err(format!("cannot read it: {e}")))?;
+            let text = crate::limits::read_text(p).map_err(err)?;
             if text.trim().is_empty() {
                 return Err(err("the file is empty".into()));
             }
-            let y: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+            let y = crate::yaml::parse_text(&text).map_err(|e| err(e.to_string()))?;
             Value::from_yaml(&y)
         }
     };

@@ -297,9 +297,10 @@ fn read_file(args: &[Value], ctx: &EvalContext) -> Result<Value, String> {
     let name = string_arg(args, 0)?;
     let path = Path::new(name);
     let full = if path.is_absolute() { path.to_path_buf() } else { ctx.context_dir.join(path) };
-    match std::fs::read(&full) {
+    // Bounded like every file we read (limits.maxFileBytes); FIFOs and devices are refused.
+    match crate::limits::read_bytes(&full) {
         Ok(bytes) => Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
-        Err(e) => Err(format!("cannot read file {}: {e}", full.display())),
+        Err(e) => Err(format!("cannot read file {}: {}", full.display(), e.trim_start_matches("cannot read it: "))),
     }
 }
 

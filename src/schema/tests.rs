@@ -12,7 +12,7 @@ use crate::value::{Key, Value};
 // helpers
 
 fn yaml(text: &str) -> Value {
-    let y: serde_yaml::Value = serde_yaml::from_str(text).expect("test YAML must parse");
+    let y = crate::yaml::parse_text(text).expect("test YAML must parse");
     Value::from_yaml(&y)
 }
 

@@ -18,7 +18,7 @@ pub fn document(output_id: &str, output_data: &Value) -> Value {
 
 pub fn render(doc: &Value, format: Format) -> String {
     match format {
-        Format::Yaml => serde_yaml::to_string(doc).unwrap_or_else(|e| format!("# cannot render the output: {e}\n")),
+        Format::Yaml => crate::yaml::emit::to_string(doc),
         Format::Json => {
             let mut s =
                 serde_json::to_string_pretty(doc).unwrap_or_else(|e| format!("\"cannot render the output: {e}\""));

@@ -5,7 +5,7 @@ pub mod tree;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value as Y;
+use crate::yaml::Yaml as Y;
 
 use crate::error::{Error, Result};
 use crate::schema::Scope;
@@ -127,7 +127,7 @@ fn load_nested(path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
     if depth > 16 {
         return Err(err("foreach sub-workflows are nested more than 16 deep (is a workflow including itself?)".into()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read it: {e}")))?;
+    let text = crate::limits::read_text(path).map_err(err)?;
     parse_text(&text, path, context, depth)
 }
 
@@ -137,7 +137,7 @@ pub fn parse_text(text: &str, path: &Path, context: &Path, depth: usize) -> Resu
     if text.trim().is_empty() {
         return Err(err("the file is empty".into()));
     }
-    let doc: Y = serde_yaml::from_str(text).map_err(|e| err(format!("not valid YAML: {e}")))?;
+    let doc: Y = crate::yaml::parse_text(text).map_err(|e| err(e.to_string()))?;
     parse(&doc, path, context, depth).map_err(err)
 }
 
@@ -183,7 +183,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
     };
     let steps_map = match steps_node {
         None => return Err("'steps' is required and must have at least one step".into()),
-        Some(Y::Mapping(m)) if !m.is_empty() => m,
+        Some(Y::Map(m)) if !m.is_empty() => m,
         Some(_) => return Err("'steps' must be a map with at least one step".into()),
     };
     let mut steps = BTreeMap::new();
@@ -194,7 +194,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
     }
     let outputs = match (outputs_node, output_node) {
         (Some(_), Some(_)) => return Err("'outputs' and the deprecated 'output' cannot both be set".into()),
-        (Some(Y::Mapping(m)), None) if !m.is_empty() => {
+        (Some(Y::Map(m)), None) if !m.is_empty() => {
             let mut outputs = BTreeMap::new();
             for (k, v) in m {
                 let id = k.as_str().ok_or_else(|| format!("output id {} must be a string", key_text(k)))?;
@@ -282,7 +282,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
             ))
         }
     };
-    for k in m.keys() {
+    for (k, _) in m {
         if !k.as_str().is_some_and(|k| allowed.contains(&k)) {
             return Err(format!("{at}: invalid key {}, expected one of: {}", key_text(k), allowed.join(", ")));
         }
@@ -323,14 +323,14 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
 
 fn parse_plugin_step(
     at: &str,
-    m: &serde_yaml::Mapping,
+    m: &crate::yaml::Mapping,
     tree: &dyn Fn(&str) -> std::result::Result<Option<Tree>, String>,
 ) -> std::result::Result<PluginStep, String> {
     let (deployment_type, src, module) = match m.get("plugin") {
         None => return Err(format!("{at} -> plugin is required: {{deployment_type: python, src: <module spec>}}")),
         // The legacy string form shown in the python deployer's README.
         Some(Y::String(src)) => ("python".to_string(), src.clone(), None),
-        Some(Y::Mapping(p)) => {
+        Some(Y::Map(p)) => {
             let mut deployment_type = None;
             let mut src = None;
             let mut module = None;
@@ -372,7 +372,7 @@ fn parse_plugin_step(
 
 fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {
     match v {
-        Y::Number(n) => n.as_f64().ok_or(format!("{at} must be a number of seconds")),
+        Y::Int(_) | Y::Float(_) => v.as_f64().ok_or(format!("{at} must be a number of seconds")),
         _ => Err(format!("{at} must be a number of seconds (-1 for unlimited), got {}", scalar_text(v))),
     }
 }
@@ -396,7 +396,7 @@ fn key_text(k: &Y) -> String {
 }
 
 fn scalar_text(v: &Y) -> String {
-    serde_yaml::to_string(v).map(|s| s.trim().to_string()).unwrap_or_else(|_| format!("{v:?}"))
+    v.to_string()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::expr::Expr;
 use crate::value::{Key, Value};
+use crate::yaml::Yaml;
 
 #[derive(Debug, Clone)]
 pub enum Tree {
@@ -26,12 +27,11 @@ pub enum Tree {
 
 impl Tree {
     /// Builds a tree from YAML; `at` is the path used in error messages.
-    pub fn from_yaml(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
-        use serde_yaml::Value as Y;
+    pub fn from_yaml(y: &Yaml, at: &str) -> Result<Tree, String> {
+        use Yaml as Y;
         match y {
             Y::Tagged(tagged) => {
-                let tag = tagged.tag.to_string();
-                let tag = tag.trim_start_matches('!');
+                let tag = tagged.tag.trim_start_matches('!');
                 match tag {
                     "expr" => Ok(Tree::Expr(parse_expr(&tagged.value, at, "!expr")?)),
                     "wait-optional" => Ok(Tree::WaitOptional(parse_expr(&tagged.value, at, "!wait-optional")?)),
@@ -42,7 +42,7 @@ impl Tree {
                     _ => Tree::from_yaml(&tagged.value, at),
                 }
             }
-            Y::Mapping(m) => {
+            Y::Map(m) => {
                 let mut out = BTreeMap::new();
                 for (k, v) in m {
                     let key = match Value::from_yaml(k) {
@@ -55,7 +55,7 @@ impl Tree {
                 }
                 Ok(collapse(Tree::Map(out)))
             }
-            Y::Sequence(items) => {
+            Y::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, v) in items.iter().enumerate() {
                     out.push(Tree::from_yaml(v, &format!("{at} -> [{i}]"))?);
@@ -107,18 +107,17 @@ fn collapse(tree: Tree) -> Tree {
     }
 }
 
-fn parse_expr(y: &serde_yaml::Value, at: &str, tag: &str) -> Result<Expr, String> {
+fn parse_expr(y: &Yaml, at: &str, tag: &str) -> Result<Expr, String> {
     let text = match y {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Number(n) => n.to_string(),
-        serde_yaml::Value::Bool(b) => b.to_string(),
+        Yaml::String(s) => s.clone(),
+        Yaml::Int(_) | Yaml::Float(_) | Yaml::Bool(_) => y.to_string(),
         _ => return Err(format!("{tag} found on a non-string node at {at}")),
     };
     Expr::parse(&text).map_err(|e| format!("failed to compile expression at {at} ({}): {e}", text.trim()))
 }
 
-fn ordisabled(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
-    let serde_yaml::Value::String(path) = y else {
+fn ordisabled(y: &Yaml, at: &str) -> Result<Tree, String> {
+    let Yaml::String(path) = y else {
         return Err(format!("!ordisabled found on a non-string node at {at}"));
     };
     let path = path.trim();
@@ -138,8 +137,8 @@ fn ordisabled(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
     })
 }
 
-fn oneof(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
-    let serde_yaml::Value::Mapping(m) = y else {
+fn oneof(y: &Yaml, at: &str) -> Result<Tree, String> {
+    let Yaml::Map(m) = y else {
         return Err(format!("!oneof at {at} must be a map with 'discriminator' and 'one_of'"));
     };
     let mut discriminator = None;
@@ -150,7 +149,7 @@ fn oneof(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
                 discriminator = Some(v.as_str().ok_or(format!("{at} -> discriminator must be a string"))?.to_string())
             }
             Some("one_of") => {
-                let serde_yaml::Value::Mapping(opts) = v else {
+                let Yaml::Map(opts) = v else {
                     return Err(format!("{at} -> one_of must be a map of options"));
                 };
                 for (ok, ov) in opts {
@@ -158,7 +157,7 @@ fn oneof(y: &serde_yaml::Value, at: &str) -> Result<Tree, String> {
                     options.insert(key.clone(), Tree::from_yaml(ov, &format!("{at} -> one_of -> {key}"))?);
                 }
             }
-            _ => return Err(format!("{at}: invalid key {k:?} in !oneof, expected discriminator and one_of")),
+            _ => return Err(format!("{at}: invalid key {k} in !oneof, expected discriminator and one_of")),
         }
     }
     let discriminator = discriminator.ok_or(format!("{at}: !oneof needs a 'discriminator'"))?;

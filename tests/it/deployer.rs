@@ -293,3 +293,31 @@ fn one_python_start_per_step_cold_or_warm() {
     let scratch: Vec<_> = fs::read_dir(case.workdir.join("scratch")).unwrap().flatten().collect();
     assert!(scratch.is_empty(), "scratch dirs left behind: {scratch:?}");
 }
+
+#[test]
+fn the_compat_marker_of_a_plugin_in_a_subdirectory_is_found_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two plugins in one repository, each marked in its own directory, nothing at the root.
+    let mono = tmp.path().join("mono");
+    fs::create_dir_all(&mono).unwrap();
+    crate::support::make_plugin_repo(&mono.join("plugins/marked"), true);
+    crate::support::make_plugin_repo(&mono.join("plugins/unmarked"), false);
+    fs::remove_dir_all(mono.join("plugins/marked/.git")).unwrap();
+    fs::remove_dir_all(mono.join("plugins/unmarked/.git")).unwrap();
+    git(&mono, &["-c", "init.defaultBranch=main", "init", "-q"]);
+    git(&mono, &["add", "-A"]);
+    git(&mono, &["commit", "-q", "-m", "mono"]);
+    let url = format!("file://{}", mono.display());
+    let workdir = tmp.path().join("wd");
+    let marked = echo_case(&format!("arcaflow-plugin-testkit @ git+{url}@main#subdirectory=plugins/marked"), &workdir);
+    assert_eq!(flavor(&marked), "base");
+    let unmarked =
+        echo_case(&format!("arcaflow-plugin-testkit @ git+{url}@main#subdirectory=plugins/unmarked"), &workdir);
+    let out = unmarked.run();
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("no .python_deployer_compat file in its subdirectory 'plugins/unmarked' or at its root"),
+        "{}",
+        out.stderr
+    );
+}

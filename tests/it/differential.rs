@@ -662,15 +662,13 @@ fn differential_invalid_workflow_input() {
 }
 
 /// Strings that YAML 1.1 readers (PyYAML) take for timestamps, numbers or booleans must come
-/// back as the strings the plugin returned, keys included. arcaflow-py's emitter does this once
-/// issue 14 item 2 (the YAML emitter) lands: enable this test then.
+/// back as the strings the plugin returned, keys included (arcaflow-py's emitter, src/yaml/emit.rs).
 ///
 /// The reference quotes most of them, but not all: it prints `sexagesimal: 12:30:00` (PyYAML:
 /// 45000), `off: Off` and `yes: yes` (PyYAML: `False: False`, `True: True`), and `y: y`, `n: n`
 /// (booleans for Go yaml.v2 and Ruby) plain. That part is a deviation in our favour,
 /// asserted below so a change in the reference shows.
 #[test]
-#[ignore = "needs the YAML emitter of issue 14 item 2: enable when it lands"]
 fn differential_yaml_1_1_looking_strings_survive_pyyaml() {
     let both = env().run_both(
         r#"version: v0.2.0

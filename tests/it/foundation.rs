@@ -47,7 +47,7 @@ fn three_step_dag_runs_independent_steps_concurrently_and_feeds_outputs_forward(
     assert_eq!(data["joined"].as_str(), Some("left+right"));
     assert_eq!(data["length"].as_i64(), Some(10));
     let (a, b) = (&data["a"], &data["b"]);
-    let f = |v: &serde_yaml::Value, k: &str| v[k].as_f64().unwrap();
+    let f = |v: &arcaflow_py::yaml::Yaml, k: &str| v[k].as_f64().unwrap();
     // a and b are independent: their run intervals overlap.
     assert!(f(a, "started") < f(b, "ended") && f(b, "started") < f(a, "ended"), "a and b did not overlap: {a:?} {b:?}");
     // c consumed both outputs, so it started after both ended.

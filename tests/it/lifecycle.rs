@@ -261,9 +261,9 @@ outputs:
     assert_eq!(doc["output_id"].as_str(), Some("failed"));
     let errors = doc["output_data"]["errors"].as_mapping().unwrap();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    let e = errors.get(serde_yaml::Value::from(1)).and_then(|v| v.as_str()).unwrap_or_default();
+    let e = errors.get_node(&arcaflow_py::yaml::Yaml::Int(1)).and_then(|v| v.as_str()).unwrap_or_default();
     assert!(e.contains("exists"), "item 1 failed with the plugin's message: {errors:?}");
-    assert!(doc["output_data"]["data"].as_mapping().unwrap().get(serde_yaml::Value::from(0)).is_some());
+    assert!(doc["output_data"]["data"].as_mapping().unwrap().get_node(&arcaflow_py::yaml::Yaml::Int(0)).is_some());
 }
 
 #[test]

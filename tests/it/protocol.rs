@@ -201,3 +201,27 @@ fn stop_if_on_a_step_without_cancel_is_a_load_error() {
     out.assert_code(1);
     assert!(out.stderr.contains("cancel"), "{}", out.stderr);
 }
+
+#[test]
+fn bytes_printed_before_the_hello_are_skipped_with_a_warning_showing_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_plugin_repo(&tmp.path().join("chatty"), true);
+    fs::write(repo.dir.join("arcaflow_plugin_testkit/__init__.py"), "print('debug: \\x1b[31mred', flush=True)\n")
+        .unwrap();
+    git(&repo.dir, &["commit", "-q", "-am", "chatty"]);
+    let head = git(&repo.dir, &["rev-parse", "HEAD"]);
+    let spec = format!("arcaflow-plugin-testkit@git+{}@{head}", repo.url());
+    let case = Case::new();
+    case.workflow(&format!(
+        "version: v0.2.0\ninput: {{root: In, objects: {{In: {{id: In, properties: {{}}}}}}}}\nsteps:\n  e:\n    plugin: {{deployment_type: python, src: \"{spec}\"}}\n    step: echo\n    input: {{msg: ok}}\noutputs:\n  success: {{m: !expr $.steps.e.outputs.success.msg}}\n"
+    ));
+    for run in ["cold", "warm"] {
+        let out = case.run();
+        out.assert_code(0);
+        assert_eq!(out.yaml()["output_data"]["m"].as_str(), Some("ok"), "{run}");
+        assert!(out.stderr.contains("wrote to stdout before its ATP hello"), "{run}: {}", out.stderr);
+        // Escaped: the terminal escape sequence is shown, not sent.
+        assert!(out.stderr.contains(r#"16 bytes: b"debug: \x1b[31mred\n""#), "{run}: {}", out.stderr);
+        assert!(!out.stderr.contains('\u{1b}'), "{run}: a raw escape reached stderr");
+    }
+}

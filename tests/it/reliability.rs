@@ -98,26 +98,72 @@ fn a_workdir_that_is_a_symlink_or_writable_by_others_is_refused() {
     assert!(fs::read_dir(&open).unwrap().next().is_none(), "nothing was written into the unsafe workdir");
 }
 
+fn env_workflow(show: &[&str]) -> String {
+    let show = show.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    with_spec(&format!(
+        "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  e:\n    plugin: {{deployment_type: python, src: \"SPEC\"}}\n    step: env\n    input: {{show: [{show}]}}\noutputs:\n  success: {{names: !expr $.steps.e.outputs.success.names, cwd: !expr $.steps.e.outputs.success.cwd, values: !expr $.steps.e.outputs.success.values}}\n"
+    ))
+}
+
+fn names(doc: &arcaflow_py::yaml::Yaml) -> Vec<String> {
+    doc["output_data"]["names"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).map(String::from).collect()
+}
+
 #[test]
-fn plugins_get_only_the_environment_they_need() {
-    let case =
-        Case::new().env("SECRET_TOKEN", "hunter2").env("ARCAFLOW_PLUGIN_SETTING", "on").env("PYTHONPATH", "/evil");
-    case.workflow(&with_spec(&format!(
-        "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  e:\n    plugin: {{deployment_type: python, src: \"SPEC\"}}\n    step: env\n    input: {{}}\noutputs:\n  success: {{names: !expr $.steps.e.outputs.success.names, cwd: !expr $.steps.e.outputs.success.cwd}}\n"
-    )));
+fn plugins_get_our_whole_environment_with_the_venv_first_on_path() {
+    let case = Case::new()
+        .env("SECRET_TOKEN", "hunter2")
+        .env("HOSTNAME", "box-1")
+        .env("ARCAFLOW_PLUGIN_SETTING", "on")
+        .env("PYTHONPATH", "/evil")
+        .env("PYTHONHOME", "/evil");
+    case.workflow(&env_workflow(&["PATH", "VIRTUAL_ENV", "HOSTNAME"]));
     let out = case.run();
     out.assert_code(0);
     let doc = out.yaml();
-    let names: Vec<&str> =
-        doc["output_data"]["names"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
-    assert!(!names.contains(&"SECRET_TOKEN"), "{names:?}");
-    assert!(!names.contains(&"PYTHONPATH"), "{names:?}");
-    assert!(names.contains(&"ARCAFLOW_PLUGIN_SETTING"), "{names:?}");
-    assert!(names.contains(&"PATH") && names.contains(&"HOME"), "{names:?}");
+    let names = names(&doc);
+    for passed in ["SECRET_TOKEN", "HOSTNAME", "ARCAFLOW_PLUGIN_SETTING", "HOME"] {
+        assert!(names.iter().any(|n| n == passed), "{passed} missing: {names:?}");
+    }
+    // These would make the venv's Python load another installation.
+    assert!(!names.iter().any(|n| n == "PYTHONPATH" || n == "PYTHONHOME"), "{names:?}");
+    let values = &doc["output_data"]["values"];
+    assert_eq!(values["HOSTNAME"].as_str(), Some("box-1"));
+    let venv = values["VIRTUAL_ENV"].as_str().unwrap();
+    let path = values["PATH"].as_str().unwrap();
+    assert!(path.starts_with(&format!("{venv}/bin:")), "PATH {path} does not start with the venv's bin ({venv})");
     // Each step runs in its own scratch directory inside the workdir, removed after the run.
     let cwd = doc["output_data"]["cwd"].as_str().unwrap().to_string();
     assert!(cwd.starts_with(&case.workdir.join("scratch").display().to_string()), "{cwd}");
     assert!(!std::path::Path::new(&cwd).exists());
+}
+
+#[test]
+fn plugin_env_in_the_config_restricts_and_extends_the_environment() {
+    let case = Case::new().env("SECRET_TOKEN", "hunter2").env("KEEP_ME", "1").env("KEEP_NOT", "2");
+    case.workflow(&env_workflow(&["ADDED", "FLAG", "PATH"]));
+    case.config(
+        "deployers:\n  python:\n    deployer_name: python\n    pluginEnv:\n      inherit: [PATH, HOME, \"KEEP_*\"]\n      set: {ADDED: 5, FLAG: yes}\n      unset: [KEEP_NOT]\n",
+    );
+    let out = case.run();
+    out.assert_code(0);
+    let doc = out.yaml();
+    let names = names(&doc);
+    assert!(names.iter().any(|n| n == "KEEP_ME"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "KEEP_NOT" || n == "SECRET_TOKEN"), "{names:?}");
+    let values = &doc["output_data"]["values"];
+    assert_eq!(values["ADDED"].as_str(), Some("5"));
+    assert_eq!(values["FLAG"].as_str(), Some("yes"));
+    assert!(values["PATH"].as_str().unwrap().contains("/venv/bin:"), "{:?}", values["PATH"]);
+
+    // Nothing inherited: only what is set, and PATH with the venv's bin.
+    case.config("deployers:\n  python:\n    deployer_name: python\n    pluginEnv: {inherit: false, set: {ONLY: x}}\n");
+    let out = case.run();
+    out.assert_code(0);
+    let mut names = super::reliability::names(&out.yaml());
+    // Python itself sets LC_CTYPE when the locale is C (PEP 538).
+    names.retain(|n| n != "LC_CTYPE");
+    assert_eq!(names, vec!["ONLY", "PATH", "VIRTUAL_ENV"], "{names:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod git_http;
+pub mod servers;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -162,8 +163,10 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    pub fn yaml(&self) -> serde_yaml::Value {
-        serde_yaml::from_str(&self.stdout)
+    /// The result document, read back with our own reader (tests/it/yaml_readers.rs checks the
+    /// printer against PyYAML and ruamel.yaml).
+    pub fn yaml(&self) -> arcaflow_py::yaml::Yaml {
+        arcaflow_py::yaml::parse_text(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not YAML ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 
@@ -324,4 +327,27 @@ pub fn wait_for_file(p: &Path) {
 /// The pids a `hang` step wrote: its own and its child's.
 pub fn read_pids(p: &Path) -> Vec<i32> {
     fs::read_to_string(p).unwrap().split_whitespace().map(|x| x.parse().unwrap()).collect()
+}
+
+/// A Python with PyYAML and ruamel.yaml (the YAML 1.1 and 1.2 readers our output is checked
+/// against), in `target/tools/yaml-readers`: scripts/test installs it; built here once if missing.
+pub fn yaml_readers_python() -> PathBuf {
+    static PY: OnceLock<PathBuf> = OnceLock::new();
+    PY.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/yaml-readers");
+        let py = dir.join("bin/python");
+        let ready =
+            || Command::new(&py).args(["-c", "import yaml, ruamel.yaml"]).output().is_ok_and(|o| o.status.success());
+        if !ready() {
+            let ok = Command::new("python3").arg("-m").arg("venv").arg(&dir).status().is_ok_and(|s| s.success());
+            assert!(ok, "python3 -m venv {} failed", dir.display());
+            let ok = Command::new(dir.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "PyYAML", "ruamel.yaml"])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok && ready(), "cannot install PyYAML and ruamel.yaml into {}", dir.display());
+        }
+        py
+    })
+    .clone()
 }
