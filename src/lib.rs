@@ -4,6 +4,7 @@
 // Every unsafe call lives in `sys` (which allows it for itself).
 #![deny(unsafe_code)]
 
+pub mod argo;
 pub mod atp;
 pub mod cache;
 pub mod cli;

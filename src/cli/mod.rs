@@ -2,6 +2,7 @@
 //! errors become messages and exit codes. How paths given here are read is stated (and done)
 //! in [`invocation`].
 
+pub(crate) mod argo;
 pub(crate) mod invocation;
 
 use std::path::PathBuf;
@@ -56,6 +57,15 @@ enum Command {
     /// See and bound the cache of venvs and git mirrors (dir, list, size, prune, clean).
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Export a workflow to another engine: `export argo` writes an Argo Workflows manifest.
+    #[command(subcommand)]
+    Export(argo::ExportCommand),
+    /// Check (`lint`) and run (`simulate`) Argo manifests offline.
+    #[command(subcommand)]
+    Argo(argo::ArgoCommand),
+    /// The runner inside exported pods (a versioned contract; see README).
+    #[command(subcommand, hide = true)]
+    Node(argo::NodeCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,6 +240,9 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Cache(cmd) => commands::cache::cache(&inv, cmd),
         Command::Completions { shell } => commands::completions::completions(&inv, shell),
         Command::Man => commands::man::man(&inv),
+        Command::Export(cmd) => commands::export::export(cmd, verbosity).await,
+        Command::Argo(cmd) => commands::argo::argo(cmd, verbosity).await,
+        Command::Node(cmd) => commands::node::node(cmd, verbosity).await,
     }
 }
 

@@ -790,7 +790,7 @@ fn summarize_foreach_errors(failure: &Value) -> String {
 }
 
 /// Runs the sub-workflow for every item, at most `parallelism` at once; results keep item order.
-async fn run_foreach(
+pub(crate) async fn run_foreach(
     sub: Arc<Workflow>,
     items: Vec<Value>,
     parallelism: usize,

@@ -4,6 +4,7 @@
 mod check;
 mod exec;
 mod namespaces;
+pub mod node;
 mod precheck;
 pub mod resolve;
 mod step;

@@ -129,6 +129,14 @@ impl Expr {
         out
     }
 
+    /// Every call of the function `name`: `Some(text)` when its first argument is a string
+    /// literal, `None` when it is computed (export needs to know which files a run reads).
+    pub fn calls(&self, name: &str) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        collect_calls(&self.root, name, &mut out);
+        out
+    }
+
     /// Evaluates against the root data `$` (a `Value::Map` with keys such as `input` and `steps`).
     pub fn evaluate(&self, root: &Value, ctx: &EvalContext) -> Result<Value, ExprError> {
         eval::evaluate(&self.source, &self.root, root, ctx)
@@ -137,6 +145,35 @@ impl Expr {
     /// Type checks against the type of `$` and returns the expression's type.
     pub fn check(&self, root: &ExprType) -> Result<ExprType, ExprError> {
         check::check(&self.source, &self.root, root)
+    }
+}
+
+fn collect_calls(node: &ast::Node, wanted: &str, out: &mut Vec<Option<String>>) {
+    use ast::{Kind, StepKind};
+    match &node.kind {
+        Kind::Int(_) | Kind::Float(_) | Kind::Str(_) | Kind::Bool(_) | Kind::Root => {}
+        Kind::Call { name, args } => {
+            if name == wanted {
+                out.push(match args.first().map(|a| &a.kind) {
+                    Some(Kind::Str(s)) => Some(s.clone()),
+                    _ => None,
+                });
+            }
+            args.iter().for_each(|a| collect_calls(a, wanted, out));
+        }
+        Kind::Unary { operand, .. } => collect_calls(operand, wanted, out),
+        Kind::Binary { first, rest } => {
+            collect_calls(first, wanted, out);
+            rest.iter().for_each(|(_, n)| collect_calls(n, wanted, out));
+        }
+        Kind::Access { base, steps } => {
+            collect_calls(base, wanted, out);
+            for s in steps {
+                if let StepKind::Index(n) = &s.kind {
+                    collect_calls(n, wanted, out);
+                }
+            }
+        }
     }
 }
 

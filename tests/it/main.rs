@@ -5,6 +5,7 @@
 
 mod support;
 
+mod argo;
 mod cache;
 mod cli;
 mod compat;

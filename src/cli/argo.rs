@@ -1,0 +1,131 @@
+//! Owns the command-line definitions of the Argo verbs: `export argo`, `argo lint`,
+//! `argo simulate` and the hidden `node` runner (the use cases are in `commands/`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::argo::export::{self, ArgoVersion, Kind, SecretInput};
+
+pub(crate) const DEFAULT_IMAGE: &str = concat!("localhost/arcaflow-py:", env!("CARGO_PKG_VERSION"));
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ExportCommand {
+    /// Write an Argo Workflows manifest that runs the workflow, one pod per step.
+    Argo(Box<ExportArgo>),
+    /// Print the Containerfile of the image the exported pods run.
+    Containerfile,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExportArgo {
+    /// The workflow file (default: workflow.yaml in the context directory).
+    #[arg(value_name = "WORKFLOW")]
+    pub(crate) workflow: Option<PathBuf>,
+    /// Input YAML file: becomes the manifest's `input` parameter (override with `argo submit -p input=…`).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+    /// Engine config file; it travels in the plan the pods read.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Base directory for relative paths and sub-workflows.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) context: Option<PathBuf>,
+    /// Cache directory used to resolve and check the plugins at export time.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workdir: Option<PathBuf>,
+    /// The container image with arcaflow-py, Python and uv (see the Containerfile).
+    #[arg(long, value_name = "IMG", default_value = DEFAULT_IMAGE)]
+    pub(crate) image: String,
+    /// Write the manifest to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Kind::Workflow)]
+    pub(crate) kind: Kind,
+    /// metadata.name.
+    #[arg(long, value_name = "N")]
+    pub(crate) name: Option<String>,
+    /// metadata.generateName (default: the workflow file's name and '-').
+    #[arg(long, value_name = "P", conflicts_with = "name")]
+    pub(crate) generate_name: Option<String>,
+    #[arg(long, value_name = "NS")]
+    pub(crate) namespace: Option<String>,
+    /// Per-step Kubernetes settings and fusing (README: "Exporting to Argo Workflows").
+    #[arg(long, value_name = "FILE")]
+    pub(crate) overlay: Option<PathBuf>,
+    /// The oldest Argo version the manifest must run on (3.5 or newer).
+    #[arg(long, value_name = "V", default_value = "3.6")]
+    pub(crate) argo_version: ArgoVersion,
+    /// A top-level input field read from a Kubernetes Secret in the pod, never put in the manifest.
+    #[arg(long, value_name = "FIELD=SECRET/KEY")]
+    pub(crate) secret_input: Vec<SecretInput>,
+    /// Largest step result (bytes) handed on inline as an Argo parameter.
+    #[arg(long, value_name = "BYTES", default_value_t = export::DEFAULT_INLINE_MAX)]
+    pub(crate) inline_max: u64,
+    /// Check only: build and verify the manifest, write nothing, exit 1 on any problem.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ArgoCommand {
+    /// Check manifests offline: the strict schema and Argo's validator rules for what we emit.
+    Lint {
+        #[arg(value_name = "MANIFEST", required = true)]
+        manifests: Vec<PathBuf>,
+        /// Size budgets for this Argo version.
+        #[arg(long, value_name = "V", default_value = "3.6")]
+        argo_version: ArgoVersion,
+    },
+    /// Run a manifest here with Argo's semantics and print the workflow's result document.
+    #[command(after_help = "Exit codes as for `run`: 0 success, 2 error output, 3 no output, 1 invalid manifest.")]
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    #[arg(value_name = "MANIFEST")]
+    pub(crate) manifest: PathBuf,
+    /// Input YAML file, replacing the manifest's `input` parameter.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+    /// A plugin cache shared by every task (like a pre-built image); default: each task builds its own.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<PathBuf>,
+    /// Keep every task's sandbox (files, logs) under DIR.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) keep: Option<PathBuf>,
+    /// Kubernetes Secrets as directories: DIR/SECRET/KEY.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) secrets: Option<PathBuf>,
+    /// The binary that stands for arcaflow-py in the image (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) binary: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum NodeCommand {
+    /// Run one step from the plan (the pod of a step's task).
+    Run(NodeArgs),
+    /// Decide every `enabled` that reads only the input (the plan task).
+    Plan(NodeArgs),
+    /// Compute the workflow's outputs from every step's result (the final task).
+    Outputs(NodeArgs),
+    /// Run the whole workflow in this pod (fused mode).
+    RunAll(NodeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct NodeArgs {
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub(crate) params_file: PathBuf,
+    /// The directory where Secrets for secret inputs are mounted.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) secrets: Option<PathBuf>,
+}
