@@ -150,7 +150,15 @@ pub fn decide(wf: &Workflow, id: &str, view: &FinishedView, config: &Config) -> 
         Res::Unresolvable(why) => return Decision::Skipped(format!("its 'enabled' value cannot be resolved: {why}")),
         Res::Ready(Value::Bool(true)) => {}
         Res::Ready(Value::Bool(false)) => {
-            let message = format!("Step {id} disabled");
+            // Worded as the executor words it (`Exec::disabled_message`); without the plugin's
+            // schema here, a plugin step that names no `step:` keeps the short form.
+            let message = match &step.kind {
+                StepKind::Plugin(p) => match &p.step {
+                    Some(name) => format!("Step {id}/{name} disabled"),
+                    None => format!("Step {id} disabled"),
+                },
+                StepKind::Foreach(_) => format!("Step foreach {id} disabled"),
+            };
             let stages = [
                 ("enabling".to_string(), ("resolved".to_string(), Value::map_from([("enabled", Value::Bool(false))]))),
                 (
