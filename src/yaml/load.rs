@@ -27,7 +27,105 @@ enum Kind {
 }
 
 /// Reads one YAML document (an empty text is null). More than one document is an error.
+///
+/// Flow content (quoted scalars spread over lines, `[...]`/`{...}` over lines) indented no deeper
+/// than its parent key is against the YAML spec, but libyaml (and so the reference engine, PyYAML
+/// and kubectl) reads it, and real files are written that way. saphyr-parser refuses it, so on
+/// that refusal the offending lines are indented further and the text is read again: leading
+/// white space inside flow content carries no meaning, so the value is the one libyaml reads.
 pub fn parse(text: &str, limits: &Limits) -> Result<Yaml, ReadError> {
+    let mut repaired: Option<String> = None;
+    for _ in 0..MAX_REPAIRS {
+        let current = repaired.as_deref().unwrap_or(text);
+        let mut fault = None;
+        match parse_once(current, limits, &mut fault) {
+            Ok(y) => return Ok(y),
+            Err(error) => match fault.and_then(|f| reindent(current, f)) {
+                Some(next) => repaired = Some(next),
+                None => return Err(error),
+            },
+        }
+    }
+    parse_once(repaired.as_deref().unwrap_or(text), limits, &mut None)
+}
+
+/// How many re-indentations one read may make: each is a full parse, so hostile input stays bounded.
+const MAX_REPAIRS: usize = 64;
+
+/// saphyr-parser's refusal of under-indented flow content.
+#[derive(Clone, Copy)]
+struct Fault {
+    /// 1-based line and 0-based column of the position it names.
+    line: usize,
+    col: usize,
+    /// The position is the start of a quoted scalar whose later lines are at fault (otherwise the
+    /// flow token at fault itself).
+    quoted: bool,
+}
+
+/// Indents the lines at fault; None when there is nothing to indent (then the error stands).
+fn reindent(text: &str, Fault { line, col, quoted }: Fault) -> Option<String> {
+    let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
+    let first = line.checked_sub(1)?;
+    if first >= lines.len() {
+        return None;
+    }
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '\t']).len();
+    if quoted {
+        // The continuation lines of the scalar that starts at (line, col), up to its closing quote.
+        let last = closing_line(&lines, first, col)?;
+        if last == first {
+            return None;
+        }
+        let target = col + 1;
+        for l in &mut lines[first + 1..=last] {
+            let have = indent(l);
+            if have < target {
+                l.insert_str(0, &" ".repeat(target - have));
+            }
+        }
+    } else {
+        // A flow token at the start of its line: indent it two columns past the line above.
+        let above = lines[..first].iter().rev().find(|l| !l.trim().is_empty()).map_or(0, |l| indent(l));
+        let have = indent(&lines[first]);
+        let target = (above + 2).max(have + 2);
+        if have != col || target > 4096 {
+            return None;
+        }
+        lines[first].insert_str(0, &" ".repeat(target - have));
+    }
+    Some(lines.join("\n"))
+}
+
+/// The line index where the quoted scalar opening at (first, col) closes.
+fn closing_line(lines: &[String], first: usize, col: usize) -> Option<usize> {
+    let open_line = &lines[first];
+    let start = open_line.char_indices().nth(col)?.0;
+    let quote = open_line[start..].chars().next()?;
+    if quote != '\'' && quote != '"' {
+        return None;
+    }
+    let mut skip_from = start + 1;
+    for (i, l) in lines.iter().enumerate().skip(first) {
+        let from = if i == first { skip_from } else { 0 };
+        let mut chars = l[from..].chars().peekable();
+        while let Some(c) = chars.next() {
+            if quote == '"' && c == '\\' {
+                chars.next();
+            } else if c == quote {
+                if quote == '\'' && chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    return Some(i);
+                }
+            }
+        }
+        skip_from = 0;
+    }
+    None
+}
+
+fn parse_once(text: &str, limits: &Limits, fault: &mut Option<Fault>) -> Result<Yaml, ReadError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Yaml, usize)> = HashMap::new();
     let mut total = 0usize;
@@ -47,7 +145,15 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Yaml, ReadError> {
                     e.marker().line()
                 ));
             }
-            ReadError::Syntax(format!("{} at line {} column {}", e.info(), e.marker().line(), e.marker().col() + 1))
+            let (line, col) = (e.marker().line(), e.marker().col());
+            *fault = match e.info() {
+                "invalid indentation in quoted scalar" => Some(Fault { line, col, quoted: true }),
+                "invalid indentation" | "invalid indentation in flow construct" => {
+                    Some(Fault { line, col, quoted: false })
+                }
+                _ => None,
+            };
+            ReadError::Syntax(format!("{} at line {} column {}", e.info(), line, col + 1))
         })?;
         // (node, anchor, nodes it counts for)
         let done: Option<(Yaml, usize, usize)> = match event {
@@ -300,6 +406,32 @@ mod tests {
         assert!(e.to_string().contains("duplicate key a"), "{e}");
         let e = parse("a: 1\n---\nb: 2\n", &Limits::default()).unwrap_err();
         assert!(e.to_string().contains("more than one document"), "{e}");
+    }
+
+    /// What libyaml reads (PyYAML gave these values for the same text): flow content indented no
+    /// deeper than its key, in a quoted scalar, a double-quoted one with an escaped line break, and
+    /// a flow sequence whose closing bracket sits under its key.
+    #[test]
+    fn under_indented_flow_content_reads_as_libyaml_reads_it() {
+        let text = "spec:\n  templates:\n    - name: a\n      args: ['\n        echo \"x\";\n        echo \"y\"\n      ']\n      cmd: \"one\n    two \\\n     three\"\n      list: [a,\n      b\n      ]\n";
+        let y = read(text);
+        let t = &y["spec"]["templates"][0];
+        assert_eq!(t["args"][0], Yaml::String(" echo \"x\"; echo \"y\" ".into()));
+        assert_eq!(t["cmd"], Yaml::String("one two three".into()));
+        assert_eq!(t["list"], Yaml::Seq(vec![Yaml::String("a".into()), Yaml::String("b".into())]));
+        assert_eq!(t["name"], Yaml::String("a".into()));
+    }
+
+    /// Only indentation is forgiven: other syntax errors stay errors, with their position, and a
+    /// quoted scalar that never closes is not "repaired".
+    #[test]
+    fn other_syntax_errors_stay_errors() {
+        let e = parse("a: 'open\n b\n", &Limits::default()).unwrap_err();
+        assert!(e.to_string().contains("line"), "{e}");
+        let e = parse("a: [1, 2\nb: 3\n", &Limits::default()).unwrap_err();
+        assert!(matches!(e, ReadError::Syntax(_)), "{e}");
+        let e = parse("a:\n  b: 1\n c: 2\n", &Limits::default()).unwrap_err();
+        assert!(matches!(e, ReadError::Syntax(_)), "{e}");
     }
 
     #[test]

@@ -241,3 +241,71 @@ fn every_tricky_text_alone_and_as_a_key() {
     let diff = differences(&values);
     assert!(diff.is_empty(), "readers read other data than the JSON document: {diff}");
 }
+
+/// Our reader reads real files as libyaml does: every document of Argo's example manifests (199
+/// files written by people, several with flow content indented no deeper than its key) gives the
+/// same data as PyYAML, the libyaml-family reader most users' tools use.
+#[test]
+fn argo_examples_read_as_pyyaml_reads_them() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/argo/examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let ours: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            match arcaflow_py::argo::yamlio::documents(&text) {
+                Ok(docs) => serde_json::json!({"file": f.to_string_lossy(), "docs": docs}),
+                Err(e) => serde_json::json!({"file": f.to_string_lossy(), "error": e}),
+            }
+        })
+        .collect();
+    // PyYAML reads YAML 1.1 (yes/no, 0755, timestamps) where we read 1.2: scalars of either kind
+    // compare equal, text compares exactly.
+    const COMPARE: &str = r#"
+import json, sys, yaml, datetime
+def norm(v):
+    if isinstance(v, dict): return {str(k): norm(x) for k, x in v.items()}
+    if isinstance(v, list): return [norm(x) for x in v]
+    if isinstance(v, (datetime.date, datetime.datetime)): return "<scalar>"
+    if isinstance(v, bool) or isinstance(v, (int, float)): return "<scalar>"
+    if isinstance(v, str) and "\n" not in v:
+        try:
+            if not isinstance(yaml.safe_load(v), str): return "<scalar>"
+        except Exception:
+            pass
+    return v
+bad = []
+for case in json.load(sys.stdin):
+    text = open(case["file"]).read()
+    try:
+        theirs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except Exception as e:
+        theirs = "<error>"
+    ours = case.get("docs", "<error>")
+    if theirs == "<error>" or ours == "<error>":
+        if theirs != ours: bad.append((case["file"], "pyyaml" if theirs == "<error>" else case.get("error")))
+        continue
+    if norm(theirs) != norm(ours): bad.append((case["file"], "data differs"))
+json.dump(bad, sys.stdout)
+"#;
+    let mut child = Command::new(yaml_readers_python())
+        .args(["-c", COMPARE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    let input = serde_json::to_vec(&ours).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success(), "checker failed: {}", String::from_utf8_lossy(&out.stderr));
+    let bad: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+    // PyYAML keeps the last of two equal keys; we refuse them, as Go's YAML readers (the
+    // reference engine's) do.
+    let bad: Vec<_> = bad.into_iter().filter(|(f, _)| !f.ends_with("k8s-patch-json-workflow.yaml")).collect();
+    assert!(files.len() > 150, "{}", files.len());
+    assert!(bad.is_empty(), "{bad:#?}");
+}
