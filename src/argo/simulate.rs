@@ -436,6 +436,13 @@ impl<'a> Sim<'a> {
         cmd.env_clear();
         cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         cmd.env("HOME", &home).env("TMPDIR", &tmp).env("LANG", "C.UTF-8");
+        // How this machine reaches the network (proxies, CA bundles, package indexes) is what a
+        // cluster's pods get from their image and namespace, not state shared between tasks.
+        for (n, v) in std::env::vars_os() {
+            if network_setting(&n.to_string_lossy()) {
+                cmd.env(n, v);
+            }
+        }
         for e in script.get("env").and_then(Value::as_array).into_iter().flatten() {
             let (Some(n), Some(v)) = (e.get("name").and_then(Value::as_str), e.get("value").and_then(Value::as_str))
             else {
@@ -656,6 +663,20 @@ fn eval_retry_expression(e: &str, exit_code: Option<i32>) -> bool {
     let code = exit_code.map(|c| c.to_string()).unwrap_or_default();
     let text = e.replace("lastRetry.exitCode", &format!("'{code}'"));
     eval_when(&text).unwrap_or(false)
+}
+
+/// Environment variables that say how to reach the network, passed to simulated tasks. Cache
+/// locations are not among them: a task must not find another task's downloads.
+fn network_setting(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    if upper.ends_with("CACHE_DIR") || upper == "UV_CACHE" || upper == "PIP_NO_CACHE_DIR" {
+        return false;
+    }
+    upper.ends_with("_PROXY")
+        || upper.starts_with("SSL_CERT_")
+        || upper.ends_with("_CA_BUNDLE")
+        || upper.starts_with("PIP_")
+        || upper.starts_with("UV_")
 }
 
 #[cfg(test)]

@@ -161,7 +161,6 @@ outputs:
 }
 
 #[test]
-#[ignore = "fails since the YAML and engine changes merged with it; open, see the issue 18 note"]
 fn a_crash_is_equivalent_as_data_and_as_no_output() {
     let body = |outputs: &str| {
         wf(&format!(
@@ -174,7 +173,8 @@ steps:
   after:
     plugin: {{deployment_type: python, src: "SPEC"}}
     step: echo
-    input: {{msg: !expr $.steps.boom.outputs.success}}
+    wait_for: !expr $.steps.boom.outputs.success
+    input: {{msg: after the crash}}
   other:
     plugin: {{deployment_type: python, src: "SPEC"}}
     step: echo
@@ -338,7 +338,6 @@ outputs:
 }
 
 #[test]
-#[ignore = "fails since the YAML and engine changes merged with it; open, see the issue 18 note"]
 fn tasks_deploy_their_plugin_in_their_own_sandbox_without_a_shared_cache() {
     let case = Case::new();
     case.workflow(&crate::support::echo_workflow(&shared_repo(true).spec()));
@@ -346,7 +345,7 @@ fn tasks_deploy_their_plugin_in_their_own_sandbox_without_a_shared_cache() {
     run.assert_code(0);
     let manifest = export(&case, &[]);
     let sim = simulate(&case, &manifest, false);
-    assert_eq!(sim.code, 0, "{}", sim.stderr);
+    assert_eq!(sim.code, 0, "{}\n{}", sim.stdout, sim.stderr);
     let strip = |o: &RunOutput| o.yaml()["output_data"]["msg"].clone();
     assert_eq!(strip(&sim), strip(&run));
 }
