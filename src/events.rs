@@ -29,10 +29,28 @@ pub enum RunEvent {
     ToolInstallFinished { tool: String, detail: String, error: Option<String>, seconds: f64 },
     /// A step got its input and runs; `what` names what it runs (the plugin step, or the foreach).
     StepStarted { label: String, id: String, kind: StepKindTag, what: String },
+    /// One attempt of a plugin step ended; `retry_in` is the backoff (seconds) before the next
+    /// attempt, `None` when this attempt is the step's last.
+    AttemptFinished { label: String, id: String, attempt: Attempt, retry_in: Option<f64> },
     /// A step reached a final state (also steps that never started: skipped, disabled, resumed).
     StepFinished(StepFinished),
     /// The top-level run ended; `steps` holds every step's final report, in id order.
     RunFinished { steps: Vec<StepReport> },
+}
+
+/// One attempt of a step: each is a fresh process. Times are RFC 3339 with milliseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// 1 for the first attempt; a resumed run continues the numbering.
+    pub number: u32,
+    /// `success`, `error` (an error output), `crashed`, `deploy_failed`, `timed_out`, `cancelled`.
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub started: String,
+    pub ended: String,
 }
 
 /// The final state of one step.

@@ -66,13 +66,18 @@ impl RunSession {
                 let old = RunState::load(workdir, id)?;
                 if old.workflow_hash == workflow_hash && old.input_hash == input_hash {
                     let outputs = old.completed_outputs();
-                    (id.to_string(), ResumeDecision::Resumed(Resume { outputs, from: id.to_string() }))
+                    let attempts = old.unfinished_attempts();
+                    (id.to_string(), ResumeDecision::Resumed(Resume { outputs, from: id.to_string(), attempts }))
                 } else {
                     (id.to_string(), ResumeDecision::StartedOver)
                 }
             }
         };
         let mut st = RunState::new(&run_id, &loaded.workflow.path, workflow_hash, input_hash);
+        if let ResumeDecision::Resumed(r) = &decision {
+            // The attempts made before are part of this run's record; the engine continues them.
+            st.attempts = r.attempts.clone();
+        }
         st.set_status(Status::Started, "running");
         st.save(workdir)?;
         let recorder = Arc::new(RunStateRecorder::new(st, workdir.clone()));

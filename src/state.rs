@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::events::{Observer, RunEvent};
+use crate::events::{Attempt, Observer, RunEvent};
 use crate::value::Value;
 use crate::workdir::{self, Workdir};
 
@@ -47,6 +47,9 @@ pub struct RunState {
     pub executed_steps: Vec<String>,
     pub steps: BTreeMap<String, StepRecord>,
     pub output_id: Option<String>,
+    /// Every attempt of every top-level plugin step (start, end, outcome, message), in order.
+    #[serde(default)]
+    pub attempts: BTreeMap<String, Vec<Attempt>>,
 }
 
 fn now() -> String {
@@ -83,6 +86,7 @@ impl RunState {
             executed_steps: Vec::new(),
             steps: BTreeMap::new(),
             output_id: None,
+            attempts: BTreeMap::new(),
         }
     }
 
@@ -132,6 +136,13 @@ impl RunState {
             id.to_string(),
             StepRecord { stage: stage.into(), output_id: output_id.into(), output_data, status: status.into() },
         );
+    }
+
+    /// The attempts of steps a resumed run runs again (those without an output): it continues
+    /// their numbering.
+    pub fn unfinished_attempts(&self) -> BTreeMap<String, Vec<Attempt>> {
+        let done = self.completed_outputs();
+        self.attempts.iter().filter(|(id, _)| !done.contains_key(*id)).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// Steps whose results a resumed run reuses: those that produced an output.
@@ -192,6 +203,9 @@ impl Observer for RunStateRecorder {
         match event {
             // Foreach items (a non-empty label) are part of their foreach step's record.
             RunEvent::StepStarted { label, id, .. } if label.is_empty() => self.update(|st| st.step_started(id)),
+            RunEvent::AttemptFinished { label, id, attempt, .. } if label.is_empty() => {
+                self.update(|st| st.attempts.entry(id.clone()).or_default().push(attempt.clone()))
+            }
             RunEvent::StepFinished(f) if f.label.is_empty() => {
                 let status = format!("{:?}", f.status);
                 match &f.stage {

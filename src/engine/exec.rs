@@ -12,13 +12,13 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::resolve::{resolve, DataView, PathStatus, Res};
-use super::step::{Control, PluginOutcome, PluginTask, StepInput};
+use super::step::{stopped, Control, CrashCause, PluginOutcome, PluginTask, StepInput};
 use super::step_name;
 use crate::config::{Config, LogLevel};
 use crate::deployer::Plugin;
-use crate::events::{Observer, RunEvent, StepFinished, StepKindTag};
+use crate::events::{Attempt, Observer, RunEvent, StepFinished, StepKindTag};
 use crate::value::{Key, Value};
-use crate::workflow::{FieldUse, ForeachStep, PluginStep, StepKind, Workflow};
+use crate::workflow::{FieldUse, ForeachStep, PluginStep, RetryOn, StepKind, Workflow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interrupt {
@@ -34,6 +34,8 @@ pub enum Interrupt {
 pub struct Resume {
     pub outputs: BTreeMap<String, (String, Value)>,
     pub from: String,
+    /// The attempts already made of steps that did not complete: their numbering continues.
+    pub attempts: BTreeMap<String, Vec<Attempt>>,
 }
 
 pub(super) struct Context {
@@ -66,6 +68,8 @@ pub struct StepReport {
     pub message: Option<String>,
     pub debug_logs: String,
     pub seconds: f64,
+    /// Every attempt of a plugin step, in order (a resumed run's earlier ones included).
+    pub attempts: Vec<Attempt>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +97,8 @@ impl ExecError {
 enum Outcome {
     Plugin(PluginOutcome),
     Foreach(Result<Value, Value>),
+    /// The backoff is over and the next attempt's process starts.
+    Retrying,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +116,14 @@ struct StepState {
     control: Option<watch::Sender<Control>>,
     started: Option<Instant>,
     report: StepReport,
+    /// The input the step was started with, for its retries.
+    last_input: Option<StepInput>,
+    /// When the current attempt started.
+    attempt_started: Option<std::time::SystemTime>,
+    /// Waiting out a retry's backoff (no process runs).
+    backing_off: bool,
+    /// The number of the first attempt made in this run (a resumed run continues the count).
+    first_attempt: u32,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -234,6 +248,7 @@ impl Run {
                     message: None,
                     debug_logs: String::new(),
                     seconds: 0.0,
+                    attempts: Vec::new(),
                 };
                 (
                     id.clone(),
@@ -244,6 +259,10 @@ impl Run {
                         control: None,
                         started: None,
                         report,
+                        last_input: None,
+                        attempt_started: None,
+                        backing_off: false,
+                        first_attempt: 1,
                     },
                 )
             })
@@ -254,6 +273,12 @@ impl Run {
     /// Steps that completed in the resumed run are finished before anything starts.
     fn apply_resume(&mut self, resume: Resume) {
         self.resuming = Some(resume.from.clone());
+        for (id, attempts) in resume.attempts {
+            if let Some(s) = self.steps.get_mut(&id) {
+                s.first_attempt = attempts.last().map_or(1, |a| a.number + 1);
+                s.report.attempts = attempts;
+            }
+        }
         for (id, (output_id, data)) in resume.outputs {
             if !self.steps.contains_key(&id) {
                 continue;
@@ -521,7 +546,12 @@ impl Run {
             self.crash(id, "its plugin process is gone".into());
             return;
         };
-        if tx.send(StepInput { input, timeout, closure_wait }).is_err() {
+        let work = StepInput { input, timeout, closure_wait };
+        if let Some(s) = self.steps.get_mut(id) {
+            s.last_input = Some(work.clone());
+            s.attempt_started = Some(std::time::SystemTime::now());
+        }
+        if tx.send(work).is_err() {
             self.crash(id, "its plugin process is gone".into());
             return;
         }
@@ -583,7 +613,22 @@ impl Run {
     }
 
     fn on_outcome(&mut self, id: &str, outcome: Outcome) {
+        let outcome = match outcome {
+            Outcome::Plugin(o) => match self.end_attempt(id, o) {
+                Some(o) => Outcome::Plugin(o),
+                None => return,
+            },
+            Outcome::Retrying => {
+                if let Some(s) = self.steps.get_mut(id) {
+                    s.backing_off = false;
+                    s.attempt_started = Some(std::time::SystemTime::now());
+                }
+                return;
+            }
+            other => other,
+        };
         match outcome {
+            Outcome::Retrying => {}
             Outcome::Plugin(PluginOutcome::Output { output_id, data, debug_logs }) => {
                 if let Some(level) = self.ctx.config.logged_outputs.get(&output_id).map(|l| l.level) {
                     log_output(level, &format!("{}{id}", self.label), &output_id, &data);
@@ -596,7 +641,7 @@ impl Run {
                 let status = if is_error { StepStatus::ErrorOutput } else { StepStatus::Succeeded };
                 self.finish(id, status, Some(output_id), None);
             }
-            Outcome::Plugin(PluginOutcome::Crashed { message, debug_logs }) => {
+            Outcome::Plugin(PluginOutcome::Crashed { message, debug_logs, .. }) => {
                 if let Some(s) = self.steps.get_mut(id) {
                     s.report.debug_logs = debug_logs;
                 }
@@ -621,6 +666,106 @@ impl Run {
                 self.finish(id, StepStatus::Crashed, Some("error".into()), Some(message));
             }
         }
+    }
+
+    /// Records the attempt that ended with `o` and starts the next one when the step's retry
+    /// policy asks for it; returns the outcome when it is the step's final one.
+    fn end_attempt(&mut self, id: &str, o: PluginOutcome) -> Option<PluginOutcome> {
+        let in_backoff = self.steps.get(id).is_some_and(|s| s.backing_off);
+        if in_backoff {
+            // Cancelled while waiting to retry: no attempt ran, the last one stays the last.
+            return Some(o);
+        }
+        let (outcome, output_id, message, retry_on) = match &o {
+            PluginOutcome::Output { output_id, .. } if self.output_is_error(id, output_id) => {
+                ("error", Some(output_id.clone()), None, Some(RetryOn::Error))
+            }
+            PluginOutcome::Output { output_id, .. } => ("success", Some(output_id.clone()), None, None),
+            PluginOutcome::Crashed { message, cause, .. } => match cause {
+                CrashCause::Startup => ("deploy_failed", None, Some(message.clone()), Some(RetryOn::DeployFailed)),
+                CrashCause::Run => ("crashed", None, Some(message.clone()), Some(RetryOn::Crashed)),
+                // A timeout ends the step: the time it was given is spent.
+                CrashCause::Timeout => ("timed_out", None, Some(message.clone()), None),
+            },
+            PluginOutcome::Cancelled { reason } => ("cancelled", None, Some(reason.clone()), None),
+        };
+        let policy = self.wf.steps.get(id).and_then(|s| s.retry.clone()).or_else(|| self.wf.retry.clone());
+        let s = self.steps.get_mut(id)?;
+        let now = std::time::SystemTime::now();
+        let number = s.report.attempts.last().map_or(1, |a| a.number + 1);
+        let attempt = Attempt {
+            number,
+            outcome: outcome.to_string(),
+            output_id,
+            message,
+            started: rfc3339(s.attempt_started.unwrap_or(now)),
+            ended: rfc3339(now),
+        };
+        s.report.attempts.push(attempt.clone());
+        let still_running = s.control.as_ref().is_some_and(|c| *c.borrow() == Control::Run);
+        let retry_in = match (&policy, retry_on) {
+            (Some(p), Some(on)) if p.retries(on) && still_running => {
+                // A resumed run gets at least one attempt of its own, whatever earlier ones used.
+                let allowed = (p.limit + 1).max(s.first_attempt);
+                (number < allowed).then(|| p.delay(number))
+            }
+            _ => None,
+        };
+        self.ctx.observer.on_event(&RunEvent::AttemptFinished {
+            label: self.label.clone(),
+            id: id.to_string(),
+            attempt,
+            retry_in,
+        });
+        match retry_in {
+            Some(delay) => {
+                self.spawn_retry(id, Duration::from_secs_f64(delay));
+                None
+            }
+            None => Some(o),
+        }
+    }
+
+    /// Starts the next attempt of a plugin step after `delay`, as a fresh process; a cancel or
+    /// kill during the wait ends the step as cancelled.
+    fn spawn_retry(&mut self, id: &str, delay: Duration) {
+        let StepKind::Plugin(p) = &self.wf.steps[id].kind else { return };
+        let Some(plugin) = self.ctx.plugins.get(&crate::plan::plugin_key(p)).cloned() else { return };
+        let Some(s) = self.steps.get_mut(id) else { return };
+        let (Some(work), Some(control)) = (s.last_input.clone(), s.control.as_ref()) else { return };
+        let mut control_rx = control.subscribe();
+        s.backing_off = true;
+        let task = PluginTask {
+            step: step_name(p, &plugin),
+            plugin,
+            run_id: id.to_string(),
+            label: format!("step {}{id}", self.label),
+            cwd: self.scratch.join(id),
+            spare_dir: Default::default(),
+        };
+        let tx = self.tx.clone();
+        let id = id.to_string();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                c = stopped(&mut control_rx) => {
+                    let reason = match c {
+                        Control::Cancel(r) | Control::Kill(r) => r,
+                        Control::Run => String::new(),
+                    };
+                    let reason = format!("{reason} (while waiting to retry)");
+                    let _ = tx.send((id, Outcome::Plugin(PluginOutcome::Cancelled { reason })));
+                    return;
+                }
+            }
+            let _ = tx.send((id.clone(), Outcome::Retrying));
+            let (input_tx, input_rx) = oneshot::channel();
+            let _ = input_tx.send(work);
+            task.run(input_rx, control_rx, move |outcome| {
+                let _ = tx.send((id, Outcome::Plugin(outcome)));
+            })
+            .await;
+        });
     }
 
     fn output_is_error(&self, id: &str, output_id: &str) -> bool {
@@ -765,6 +910,10 @@ impl Run {
             }
         }
     }
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 fn log_output(level: LogLevel, step: &str, output_id: &str, data: &Value) {

@@ -275,7 +275,7 @@ pub async fn run_plugin(
             }
             StepRecord::output(&output_id, data)
         }
-        Some(PluginOutcome::Crashed { message, debug_logs }) => {
+        Some(PluginOutcome::Crashed { message, debug_logs, .. }) => {
             if !debug_logs.is_empty() {
                 crate::ui::Printer::default().raw(&debug_logs);
             }

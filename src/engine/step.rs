@@ -21,6 +21,7 @@ pub(super) enum Control {
     Kill(String),
 }
 
+#[derive(Clone)]
 pub(super) struct StepInput {
     pub input: Value,
     pub timeout: Option<Duration>,
@@ -30,8 +31,19 @@ pub(super) struct StepInput {
 #[derive(Debug, Clone)]
 pub(super) enum PluginOutcome {
     Output { output_id: String, data: Value, debug_logs: String },
-    Crashed { message: String, debug_logs: String },
+    Crashed { message: String, debug_logs: String, cause: CrashCause },
     Cancelled { reason: String },
+}
+
+/// Why an attempt crashed: retries treat these differently (`retry.on`), and a timeout is
+/// never retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CrashCause {
+    /// The process could not be started or sent no hello (`deploy_failed`).
+    Startup,
+    /// The process died, broke the protocol or the step raised (`crashed`).
+    Run,
+    Timeout,
 }
 
 pub(super) struct PluginTask {
@@ -102,7 +114,11 @@ impl PluginTask {
             Ok(p) => p,
             Err(e) => {
                 return (
-                    Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
+                    Some(PluginOutcome::Crashed {
+                        message: e.to_string(),
+                        debug_logs: String::new(),
+                        cause: CrashCause::Startup,
+                    }),
                     None,
                     false,
                 )
@@ -110,7 +126,11 @@ impl PluginTask {
         };
         if let Err(e) = process.start_work(&self.run_id, &self.step, &work.input) {
             return (
-                Some(PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() }),
+                Some(PluginOutcome::Crashed {
+                    message: e.to_string(),
+                    debug_logs: String::new(),
+                    cause: CrashCause::Run,
+                }),
                 Some(process),
                 true,
             );
@@ -130,7 +150,11 @@ impl PluginTask {
                 let secs = work.timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
                 let reason = format!("timed out after {} s", trim_float(secs));
                 self.stop(&mut process, &work, &reason).await;
-                (Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new() }), Some(process), true)
+                (
+                    Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new(), cause: CrashCause::Timeout }),
+                    Some(process),
+                    true,
+                )
             }
             c = stopped(control) => {
                 match c {
@@ -209,7 +233,7 @@ impl PluginTask {
 }
 
 /// Resolves when the control leaves `Run`; never resolves otherwise (or when the sender is gone).
-async fn stopped(control: &mut watch::Receiver<Control>) -> Control {
+pub(super) async fn stopped(control: &mut watch::Receiver<Control>) -> Control {
     loop {
         let c = control.borrow_and_update().clone();
         if c != Control::Run {
@@ -226,7 +250,7 @@ fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
         Ok(done) => {
             PluginOutcome::Output { output_id: done.output_id, data: done.output_data, debug_logs: done.debug_logs }
         }
-        Err(e) => PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new() },
+        Err(e) => PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new(), cause: CrashCause::Run },
     }
 }
 

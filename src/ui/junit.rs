@@ -80,6 +80,24 @@ pub fn junit(s: &Summary) -> String {
             }
             StepStatus::Succeeded | StepStatus::Running => {}
         }
+        if r.attempts.len() > 1 {
+            // Retried steps (the `retry:` extension) list every attempt; CI shows system-err.
+            let lines: Vec<String> = r
+                .attempts
+                .iter()
+                .map(|a| {
+                    let why = a.message.as_deref().and_then(|m| m.lines().next()).unwrap_or_default();
+                    let sep = if why.is_empty() { "" } else { ": " };
+                    format!("attempt {} {} -> {}: {}{sep}{why}", a.number, a.started, a.ended, a.outcome)
+                })
+                .collect();
+            let _ = writeln!(
+                x,
+                "      <properties><property name=\"attempts\" value=\"{}\"/></properties>",
+                r.attempts.len()
+            );
+            let _ = writeln!(x, "      <system-err>{}</system-err>", esc(&lines.join("\n")));
+        }
         if !r.debug_logs.is_empty() {
             let _ = writeln!(x, "      <system-out>{}</system-out>", esc(&r.debug_logs));
         }
@@ -125,6 +143,7 @@ mod tests {
                 message: Some("x & y\nmore".into()),
                 debug_logs: "log\u{1}".into(),
                 seconds: 1.5,
+                attempts: Vec::new(),
             },
             StepReport {
                 id: "ok".into(),
@@ -133,6 +152,18 @@ mod tests {
                 message: None,
                 debug_logs: String::new(),
                 seconds: 0.25,
+                attempts: ["crashed", "success"]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| crate::events::Attempt {
+                        number: i as u32 + 1,
+                        outcome: o.to_string(),
+                        output_id: None,
+                        message: (i == 0).then(|| "exit 1".to_string()),
+                        started: "t0".into(),
+                        ended: "t1".into(),
+                    })
+                    .collect(),
             },
         ];
         let x = junit(&Summary { name: "w.yaml", seconds: 2.0, steps: &steps, run_error: None });
@@ -140,6 +171,8 @@ mod tests {
         assert!(x.contains("name=\"a&lt;b\""));
         assert!(x.contains("message=\"x &amp; y\""));
         assert!(x.contains("log\u{fffd}"));
+        assert!(x.contains("<property name=\"attempts\" value=\"2\"/>"), "{x}");
+        assert!(x.contains("attempt 1 t0 -> t1: crashed: exit 1\nattempt 2 t0 -> t1: success"), "{x}");
     }
 }
 

@@ -60,7 +60,17 @@ impl Observer for LogLines {
             }
             RunEvent::StepStarted { label, id, what, .. } => tracing::info!("step {label}{id}: started ({what})"),
             RunEvent::StepFinished(f) => step_finished(f),
-            RunEvent::BuildStarted { .. }
+            RunEvent::AttemptFinished { label, id, attempt, retry_in: Some(wait) } => {
+                let why = attempt.message.as_deref().and_then(|m| m.lines().next()).unwrap_or_default();
+                let sep = if why.is_empty() { "" } else { ": " };
+                tracing::warn!(
+                    "step {label}{id}: attempt {} {}{sep}{why}; retrying in {wait:.1} s",
+                    attempt.number,
+                    attempt.outcome.replace('_', " ")
+                );
+            }
+            RunEvent::AttemptFinished { .. }
+            | RunEvent::BuildStarted { .. }
             | RunEvent::BuildFinished { .. }
             | RunEvent::ToolInstallStarted { .. }
             | RunEvent::ToolInstallFinished { .. }

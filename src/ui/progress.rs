@@ -112,7 +112,7 @@ impl Observer for ProgressObserver {
                     format!("step {}{}: {what} ({:.1} s)", f.label, f.id, f.seconds),
                 );
             }
-            RunEvent::StepFinished(_) | RunEvent::RunFinished { .. } => {}
+            RunEvent::StepFinished(_) | RunEvent::RunFinished { .. } | RunEvent::AttemptFinished { .. } => {}
         }
     }
 }

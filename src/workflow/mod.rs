@@ -1,5 +1,6 @@
 //! Owns workflow files: parsing `version: v0.2.0` workflows into steps, outputs and schemas.
 
+pub mod retry;
 pub mod tree;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use crate::yaml::Yaml as Y;
 use crate::error::{Error, Result};
 use crate::schema::Scope;
 use crate::value::Value;
+pub use retry::{RetryOn, RetryPolicy};
 pub use tree::Tree;
 
 pub const SUPPORTED_VERSION: &str = "v0.2.0";
@@ -24,6 +26,8 @@ pub struct Workflow {
     pub output_schema: BTreeMap<String, DeclaredOutput>,
     /// Seconds a step may run; negative means unlimited (the workflow-level `maxStepTimeout`).
     pub max_step_timeout: Option<f64>,
+    /// `retry:` at the top level (arcaflow-py extension): the default of every plugin step.
+    pub retry: Option<RetryPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +46,8 @@ pub struct Step {
     pub closure_wait_timeout: Option<Tree>,
     /// Per-step timeout override in seconds (negative: unlimited).
     pub timeout: Option<f64>,
+    /// `retry:` (arcaflow-py extension); `None` falls back to the workflow's default.
+    pub retry: Option<RetryPolicy>,
 }
 
 /// When the engine needs an expression-bearing field of a step.
@@ -150,6 +156,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
     let mut output_node = None;
     let mut output_schema_node = None;
     let mut max_step_timeout = None;
+    let mut retry = None;
     for (k, v) in top {
         match k.as_str() {
             Some("version") => version = Some(v),
@@ -159,9 +166,10 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
             Some("output") => output_node = Some(v),
             Some("outputSchema") => output_schema_node = Some(v),
             Some("maxStepTimeout") => max_step_timeout = Some(seconds(v, "maxStepTimeout")?),
+            Some("retry") => retry = Some(RetryPolicy::from_yaml(v, "retry")?),
             _ => {
                 return Err(format!(
-                    "invalid top-level key {}, expected one of: version, input, steps, outputs, output, outputSchema, maxStepTimeout",
+                    "invalid top-level key {}, expected one of: version, input, steps, outputs, output, outputSchema, maxStepTimeout, retry",
                     key_text(k)
                 ))
             }
@@ -222,7 +230,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
             }
         }
     }
-    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout })
+    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout, retry })
 }
 
 fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
@@ -274,6 +282,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
             "closure_wait_timeout",
             "stop_if",
             "timeout",
+            "retry",
         ],
         "foreach" => &["kind", "workflow", "items", "parallelism", "enabled", "wait_for", "timeout"],
         other => {
@@ -288,6 +297,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
         }
     }
     let timeout = m.get("timeout").map(|v| seconds(v, &format!("{at} -> timeout"))).transpose()?;
+    let retry = m.get("retry").map(|v| RetryPolicy::from_yaml(v, &format!("{at} -> retry"))).transpose()?;
     let kind = match kind {
         "plugin" => StepKind::Plugin(parse_plugin_step(&at, m, &tree)?),
         _ => {
@@ -318,6 +328,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
         stop_if: tree("stop_if")?,
         closure_wait_timeout: tree("closure_wait_timeout")?,
         timeout,
+        retry,
     })
 }
 

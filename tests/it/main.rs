@@ -18,5 +18,6 @@ mod lifecycle;
 mod newcomer;
 mod protocol;
 mod reliability;
+mod retries;
 mod transports;
 mod yaml_readers;
