@@ -190,11 +190,15 @@ pub fn export(src: &Source, opts: &Options) -> Result<Exported, String> {
                 }
             }
             // Only deploy failures (git, pip, uv) are retried by default: chaos steps are often not
-            // idempotent. `retry:` (inline-steps issue) will set its own policy here.
-            t.retry_strategy = Some(RetryStrategy {
-                limit: "2".into(),
-                retry_policy: "Always".into(),
-                expression: Some(format!("lastRetry.exitCode == '{EXIT_DEPLOY_FAILED}'")),
+            // idempotent. A `retry:` policy (step or workflow default) maps onto retryStrategy.
+            t.retry_strategy = Some(match step.retry.as_ref().or(wf.retry.as_ref()) {
+                Some(p) if matches!(step.kind, StepKind::Plugin(_)) => retry_strategy(id, p)?,
+                _ => RetryStrategy {
+                    limit: "2".into(),
+                    retry_policy: "Always".into(),
+                    backoff: None,
+                    expression: Some(format!("lastRetry.exitCode == '{EXIT_DEPLOY_FAILED}'")),
+                },
             });
             templates.push(t);
             let mut dag_task = step_task(id, task, &needs, &tasks, &gated);
@@ -278,6 +282,55 @@ pub fn export(src: &Source, opts: &Options) -> Result<Exported, String> {
         },
     };
     Ok(Exported { manifest, warnings })
+}
+
+/// The Argo form of a `retry:` policy. `limit` means the same (retries after the first
+/// attempt); the outcomes become the node runner's exit codes; a pod whose venv build failed
+/// is retried whatever `on` says, as without a policy (in a pod the build is part of every attempt).
+fn retry_strategy(id: &str, p: &crate::workflow::RetryPolicy) -> Result<RetryStrategy, String> {
+    use crate::argo::node::exit;
+    use crate::workflow::RetryOn;
+    if p.retries(RetryOn::Error) {
+        return Err(format!(
+            "steps -> {id} -> retry -> on: 'error' cannot be exported to Argo: an error output ends the step's pod successfully and Argo retries only failed pods (drop 'error' from 'on', or run the workflow with arcaflow-py run)"
+        ));
+    }
+    let mut codes = vec![exit::DEPLOY_FAILED];
+    if p.retries(RetryOn::Crashed) {
+        codes.insert(0, exit::CRASHED);
+    }
+    let expression = codes.iter().map(|c| format!("lastRetry.exitCode == '{c}'")).collect::<Vec<_>>().join(" || ");
+    let b = &p.backoff;
+    let backoff = if b.duration > 0.0 {
+        if b.factor.fract() != 0.0 {
+            return Err(format!(
+                "steps -> {id} -> retry -> backoff -> factor: Argo takes a whole number, got {}",
+                b.factor
+            ));
+        }
+        Some(Backoff {
+            duration: argo_duration(b.duration),
+            factor: (b.factor != 1.0).then(|| format!("{}", b.factor as u64)),
+            cap: b.max.map(argo_duration),
+        })
+    } else {
+        None
+    };
+    Ok(RetryStrategy {
+        limit: p.limit.to_string(),
+        retry_policy: "Always".into(),
+        backoff,
+        expression: Some(expression),
+    })
+}
+
+/// Seconds as an Argo duration string (`2s`, `0.5s`).
+fn argo_duration(secs: f64) -> String {
+    if secs.fract() == 0.0 {
+        format!("{}s", secs as u64)
+    } else {
+        format!("{secs}s")
+    }
 }
 
 fn sanitize_object_name(stem: &str) -> String {
@@ -778,6 +831,23 @@ mod tests {
         // Readers of outputs still need the step to have succeeded.
         assert_eq!(task(&d, "b-step")["depends"], "a.Succeeded");
         assert_eq!(super::super::lint::lint(&d, &Default::default()), vec![]);
+    }
+
+    #[test]
+    fn retry_maps_onto_retry_strategy_and_error_is_refused() {
+        let wf = DIAMOND.replace(
+            "    timeout: 30\n",
+            "    timeout: 30\n    retry: {limit: 3, backoff: {duration: 2s, factor: 2, max: 30s}}\n",
+        );
+        let doc = export_text(&wf, &[], &options()).and_then(|e| e.manifest.to_json_value()).unwrap();
+        let templates = doc["spec"]["templates"].as_array().unwrap();
+        let r = &templates.iter().find(|t| t["name"] == "step-d").unwrap()["retryStrategy"];
+        assert_eq!(r["limit"], "3");
+        assert_eq!(r["backoff"], serde_json::json!({"duration": "2s", "factor": "2", "cap": "30s"}));
+        assert_eq!(r["expression"], "lastRetry.exitCode == '70' || lastRetry.exitCode == '75'");
+        let wf = DIAMOND.replace("    timeout: 30\n", "    timeout: 30\n    retry: {limit: 1, on: [error]}\n");
+        let err = export_text(&wf, &[], &options()).err().unwrap();
+        assert!(err.contains("retry -> on: 'error' cannot be exported to Argo"), "{err}");
     }
 
     #[test]

@@ -257,7 +257,21 @@ pub struct RetryStrategy {
     pub limit: String,
     pub retry_policy: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
+}
+
+/// `retryStrategy.backoff`: the wait before retry n is `duration * factor^(n-1)`, at most `cap`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Backoff {
+    pub duration: String,
+    /// IntOrString, emitted as a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -88,7 +88,7 @@ pub fn junit(s: &Summary) -> String {
                 .map(|a| {
                     let why = a.message.as_deref().and_then(|m| m.lines().next()).unwrap_or_default();
                     let sep = if why.is_empty() { "" } else { ": " };
-                    format!("attempt {} {} -> {}: {}{sep}{why}", a.number, a.started, a.ended, a.outcome)
+                    format!("attempt {}, {} to {}: {}{sep}{why}", a.number, a.started, a.ended, a.outcome)
                 })
                 .collect();
             let _ = writeln!(
@@ -172,7 +172,7 @@ mod tests {
         assert!(x.contains("message=\"x &amp; y\""));
         assert!(x.contains("log\u{fffd}"));
         assert!(x.contains("<property name=\"attempts\" value=\"2\"/>"), "{x}");
-        assert!(x.contains("attempt 1 t0 -> t1: crashed: exit 1\nattempt 2 t0 -> t1: success"), "{x}");
+        assert!(x.contains("attempt 1, t0 to t1: crashed: exit 1\nattempt 2, t0 to t1: success"), "{x}");
     }
 }
 

@@ -94,9 +94,11 @@ impl RetryPolicy {
                             Some("crashed") => RetryOn::Crashed,
                             Some("deploy_failed") => RetryOn::DeployFailed,
                             Some("error") => RetryOn::Error,
-                            _ => return Err(format!(
+                            _ => {
+                                return Err(format!(
                                 "{at} -> on: {item} is not an outcome, expected one of: crashed, deploy_failed, error"
-                            )),
+                            ))
+                            }
                         };
                         if !on.contains(&r) {
                             on.push(r);
@@ -105,13 +107,20 @@ impl RetryPolicy {
                     on.sort();
                     policy.on = on;
                 }
-                _ => return Err(format!("{at}: invalid key {}, expected one of: limit, backoff, on", k.key_text())),
+                _ => return Err(format!("{at}: invalid key {}, expected one of: limit, backoff, on", quoted(k))),
             }
         }
         if !has_limit {
             return Err(format!("{at} -> limit is required: how many times to retry after the first attempt"));
         }
         Ok(policy)
+    }
+}
+
+fn quoted(k: &Y) -> String {
+    match k.as_str() {
+        Some(s) => format!("'{s}'"),
+        None => k.to_string(),
     }
 }
 
@@ -128,7 +137,7 @@ fn parse_backoff(v: &Y, at: &str) -> Result<Backoff, String> {
                     .filter(|f| f.is_finite() && *f >= 1.0 && *f <= 100.0)
                     .ok_or(format!("{at} -> factor must be a number from 1 to 100, got {v}"))?
             }
-            _ => return Err(format!("{at}: invalid key {}, expected one of: duration, factor, max", k.key_text())),
+            _ => return Err(format!("{at}: invalid key {}, expected one of: duration, factor, max", quoted(k))),
         }
     }
     Ok(b)

@@ -83,7 +83,7 @@ fn a_flaky_step_fails_twice_then_succeeds_on_the_third_attempt_after_backing_off
 
     let junit = fs::read_to_string(&report).unwrap();
     assert!(junit.contains(r#"<property name="attempts" value="3"/>"#), "{junit}");
-    assert!(junit.contains("attempt 2 "), "{junit}");
+    assert!(junit.contains("attempt 2, "), "{junit}");
 }
 
 #[test]
