@@ -62,10 +62,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes.round() as u64)
 }
 
-/// Parses `30d`, `12h`, `2w`, `90min` (humantime's units).
+/// Parses `30d`, `12h`, `2w`, `90min`, `1month` (humantime's units). A bare `m`/`M` is refused:
+/// humantime reads `m` as minutes and `M` as months, and `--older-than 1m` meant either.
 pub fn parse_age(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("'{text}' is not a duration ({e}; examples: 30d, 12h, 2w, 90min)"))
+    let t = text.trim();
+    let mut rest = t;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic()) {
+        let unit_len = rest[start..].find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len() - start);
+        let unit = &rest[start..start + unit_len];
+        if unit == "m" || unit == "M" {
+            return Err(format!(
+                "'{text}' is ambiguous: write minutes as 'min' and months as 'month' (examples: 30min, 2d, 1month)"
+            ));
+        }
+        rest = &rest[start + unit_len..];
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("'{text}' is not a duration ({e}; examples: 30d, 12h, 2w, 90min, 1month)"))
 }
 
 /// `1.5 MiB`: binary units, one decimal.
@@ -118,6 +131,11 @@ mod tests {
         assert_eq!(parse_age("30d").map(|d| d.as_secs()), Ok(30 * 86400));
         assert_eq!(parse_age("12h").map(|d| d.as_secs()), Ok(12 * 3600));
         assert!(parse_age("soon").is_err());
+        assert_eq!(parse_age("30min").map(|d| d.as_secs()), Ok(30 * 60));
+        assert!(parse_age("1month").is_ok_and(|d| d.as_secs() > 28 * 86400));
+        for ambiguous in ["1m", "1M", "2h 5m", "10m"] {
+            assert!(parse_age(ambiguous).is_err_and(|e| e.contains("ambiguous")), "{ambiguous}");
+        }
         assert_eq!(human(512), "512 B");
         assert_eq!(human(1536), "1.5 KiB");
         assert_eq!(human(31 * 1024 * 1024), "31.0 MiB");

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::signals::Interrupts;
 use crate::config::{Config, PullPolicy};
 use crate::deployer::Deployer;
 use crate::error::{Error, Result};
@@ -25,6 +26,7 @@ pub(crate) struct Invocation {
     cwd: PathBuf,
     /// -1 for --quiet, 0 default, 1 for -v, 2 for -vv.
     verbosity: i8,
+    pub(crate) interrupts: Interrupts,
 }
 
 /// The files a workflow command reads, resolved by the relative-path rule.
@@ -46,9 +48,9 @@ pub(crate) struct Settled {
 }
 
 impl Invocation {
-    pub(crate) fn new(verbosity: i8) -> Result<Invocation> {
+    pub(crate) fn new(verbosity: i8, interrupts: Interrupts) -> Result<Invocation> {
         let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read the current directory", e))?;
-        Ok(Invocation { cwd, verbosity })
+        Ok(Invocation { cwd, verbosity, interrupts })
     }
 
     pub(crate) fn printer(&self) -> Printer {

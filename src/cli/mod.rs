@@ -4,6 +4,7 @@
 
 pub(crate) mod argo;
 pub(crate) mod invocation;
+pub(crate) mod signals;
 
 use std::path::PathBuf;
 
@@ -230,7 +231,8 @@ pub fn main() -> i32 {
 }
 
 async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
-    let inv = Invocation::new(verbosity)?;
+    let interrupts = signals::Interrupts::install(Printer::new(verbosity));
+    let inv = Invocation::new(verbosity, interrupts)?;
     match command {
         Command::Run(args) => commands::run::run(&inv, args).await,
         Command::Validate(args) => commands::validate::validate(&inv, args).await,
@@ -326,7 +328,8 @@ pub(crate) struct RemovalArgs {
 
 #[derive(Args, Debug, Clone)]
 pub(crate) struct PruneArgs {
-    /// Also remove venvs unused for this long (e.g. 30d, 12h, 2w), and run state files older than that.
+    /// Also remove venvs unused for this long (e.g. 30d, 12h, 2w, 90min, 1month; a bare `m` is
+    /// refused as ambiguous), and run state files older than that.
     #[arg(long, value_name = "DURATION", value_parser = crate::cache::units::parse_age)]
     pub(crate) older_than: Option<std::time::Duration>,
     /// Then evict least recently used venvs until the workdir is under this size (e.g. 2GiB, 500MB).

@@ -45,8 +45,13 @@ pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> 
             // Like a workflow run: prune leaves a scratch dir alone while its run lock is held.
             let session = RunSession::new(deployer.workdir())?;
             let timeout = timeout.filter(|t| *t >= 0.0 && t.is_finite()).map(std::time::Duration::from_secs_f64);
-            let outcome = engine::run_single(plugin, &step, &value, session.scratch(), timeout).await;
+            let interrupts = inv.interrupts.claim();
+            let outcome =
+                engine::run_single(plugin, &step, &value, session.scratch(), timeout, interrupts.clone()).await;
             drop(session);
+            if !matches!(*interrupts.borrow(), engine::Interrupt::None) {
+                return Err(Error::Interrupted);
+            }
             match outcome? {
                 engine::SingleOutcome::Output { output_id, data, debug_logs, is_error } => {
                     if !debug_logs.is_empty() {

@@ -5,15 +5,13 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::cli::invocation::{shown_observers, Invocation};
 use crate::cli::RunArgs;
-use crate::engine::{self, ExecError, Interrupt};
+use crate::engine::{self, ExecError};
 use crate::error::{exit, Error, Result};
 use crate::session::{ResumeDecision, RunSession};
 use crate::ui::junit::JunitCollector;
-use crate::ui::{output, Printer};
+use crate::ui::output;
 
 pub(crate) async fn run(inv: &Invocation, args: RunArgs) -> Result<i32> {
     let collector = Arc::new(JunitCollector::default());
@@ -49,12 +47,10 @@ async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollecto
             settled.printer.notice(&format!("the workflow or its input changed since run {run_id}; starting it over"));
         }
     }
-    let (int_tx, int_rx) = watch::channel(Interrupt::None);
-    let signals = tokio::spawn(watch_signals(int_tx, settled.printer));
+    let int_rx = inv.interrupts.claim();
     tracing::info!("run {run_id}: {}", paths.workflow.display());
     let observers = shown_observers().with(junit);
     let result = started.execute(&loaded, input, Arc::new(settled.config.clone()), int_rx, observers).await;
-    signals.abort();
     crate::ui::progress::clear();
 
     match result {
@@ -96,26 +92,4 @@ pub(crate) async fn with_junit(
         crate::ui::junit::write_junit(path, &summary)?;
     }
     result
-}
-
-/// First SIGINT/SIGTERM: cancel gracefully. Second: kill everything now.
-async fn watch_signals(tx: watch::Sender<Interrupt>, printer: Printer) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return;
-    };
-    let mut count = 0;
-    loop {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        count += 1;
-        if count == 1 {
-            printer.notice("interrupted: cancelling running steps (press Ctrl-C again to stop at once)");
-            let _ = tx.send(Interrupt::Graceful);
-        } else {
-            let _ = tx.send(Interrupt::Kill);
-        }
-    }
 }

@@ -158,6 +158,7 @@ pub async fn run_single(
     input: &Value,
     scratch: &Path,
     timeout: Option<Duration>,
+    mut interrupt: tokio::sync::watch::Receiver<Interrupt>,
 ) -> Result<SingleOutcome> {
     let Some(schema) = plugin.schema.steps.get(step) else {
         let names: Vec<&str> = plugin.schema.steps.keys().map(String::as_str).collect();
@@ -184,13 +185,27 @@ pub async fn run_single(
         spare_dir: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let (_control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);
+    let (control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);
+    // Ctrl-C cancels the step as in a workflow run (a second one kills it).
+    let forward = tokio::spawn(async move {
+        while interrupt.changed().await.is_ok() {
+            let control = match *interrupt.borrow() {
+                Interrupt::None => continue,
+                Interrupt::Graceful => step::Control::Cancel("interrupted".into()),
+                Interrupt::Kill => step::Control::Kill("interrupted".into()),
+            };
+            if control_tx.send(control).is_err() {
+                break;
+            }
+        }
+    });
     let _ = tx.send(step::StepInput { input, timeout, closure_wait: Duration::from_millis(DEFAULT_CLOSURE_WAIT_MS) });
     let (out_tx, out_rx) = tokio::sync::oneshot::channel();
     task.run(rx, control_rx, move |o| {
         let _ = out_tx.send(o);
     })
     .await;
+    forward.abort();
     Ok(match out_rx.await.ok() {
         Some(step::PluginOutcome::Output { output_id, data, debug_logs }) => {
             let is_error = is_error_output(&output_id);

@@ -34,19 +34,25 @@ enum Kind {
 /// that refusal the offending lines are indented further and the text is read again: leading
 /// white space inside flow content carries no meaning, so the value is the one libyaml reads.
 pub fn parse(text: &str, limits: &Limits) -> Result<Yaml, ReadError> {
+    let mut first_error = None;
     let mut repaired: Option<String> = None;
-    for _ in 0..MAX_REPAIRS {
+    for _ in 0..=MAX_REPAIRS {
         let current = repaired.as_deref().unwrap_or(text);
         let mut fault = None;
         match parse_once(current, limits, &mut fault) {
             Ok(y) => return Ok(y),
-            Err(error) => match fault.and_then(|f| reindent(current, f)) {
-                Some(next) => repaired = Some(next),
-                None => return Err(error),
-            },
+            Err(error) => {
+                // A re-indented text that still fails is reported as the original failed: its
+                // positions are the file's own.
+                first_error.get_or_insert(error);
+                match fault.and_then(|f| reindent(current, f)) {
+                    Some(next) => repaired = Some(next),
+                    None => break,
+                }
+            }
         }
     }
-    parse_once(repaired.as_deref().unwrap_or(text), limits, &mut None)
+    Err(first_error.unwrap_or_else(|| ReadError::Syntax("unreadable".into())))
 }
 
 /// How many re-indentations one read may make: each is a full parse, so hostile input stays bounded.

@@ -321,3 +321,44 @@ fn the_compat_marker_of_a_plugin_in_a_subdirectory_is_found_there() {
         out.stderr
     );
 }
+
+/// Ctrl-C while a venv is being built stops at once with exit 130 and says what happened and that
+/// nothing half-built will be used; the next run builds and runs normally.
+#[test]
+fn ctrl_c_during_a_build_says_so_exits_130_and_the_next_run_works() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = make_plugin_repo(&tmp.path().join("repo"), true);
+    let workdir = tmp.path().join("wd");
+    let pull = Command::new(bin())
+        .args(["pull", "--workdir"])
+        .arg(&workdir)
+        .args(["--spec", &repo.spec()])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let building = fs::read_dir(workdir.join("venvs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .any(|b| b.path().join("venv/bin/python").exists());
+        if building || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(complete_builds(&workdir).is_empty(), "the build finished before the test could interrupt it");
+    // The pid of the child this test started.
+    let status = Command::new("kill").args(["-INT", &pull.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out: crate::support::RunOutput = pull.wait_with_output().unwrap().into();
+    out.assert_code(130);
+    assert!(out.stderr.contains("interrupted before any step ran"), "{}", out.stderr);
+    assert!(out.stderr.contains("nothing half-built will be used"), "{}", out.stderr);
+    assert!(complete_builds(&workdir).is_empty(), "an interrupted build must not look complete");
+    let case = echo_case(&repo.spec(), &workdir);
+    assert_eq!(flavor(&case), "base");
+}
