@@ -17,6 +17,7 @@ pub mod events;
 pub mod expr;
 pub mod limits;
 pub mod plan;
+pub mod redact;
 pub mod schema;
 pub mod session;
 pub mod state;

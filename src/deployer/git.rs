@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::spec::redact_url;
+use super::spec::strip_userinfo;
 use crate::error::{Error, Result};
 use crate::workdir::{self, Workdir};
 
@@ -51,7 +51,7 @@ impl Mirror {
     /// Opens (creating it if needed) the mirror of `url`. The caller holds the mirror lock.
     pub fn open(workdir: &Workdir, url: &str) -> Result<Mirror> {
         let path = mirror_path(workdir, url);
-        let shown = redact_url(url);
+        let shown = strip_userinfo(url);
         let mirror = Mirror { path: path.clone(), url: url.to_string(), shown };
         if !is_mirror(&path) {
             if path.exists() {
@@ -72,7 +72,7 @@ impl Mirror {
     /// An existing, intact mirror, or `None` (nothing is created).
     pub fn existing(workdir: &Workdir, url: &str) -> Option<Mirror> {
         let path = mirror_path(workdir, url);
-        is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: redact_url(url) })
+        is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: strip_userinfo(url) })
     }
 
     /// Resolves `reference` (commit, tag, branch, or the remote HEAD when absent) to a full commit id.
@@ -306,7 +306,7 @@ pub fn mirror_path(workdir: &Workdir, url: &str) -> PathBuf {
 }
 
 fn url_hash(url: &str) -> String {
-    let digest = Sha256::digest(redact_url(url).as_bytes());
+    let digest = Sha256::digest(strip_userinfo(url).as_bytes());
     hex::encode(&digest[..12])
 }
 
@@ -348,19 +348,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Redacts every URL found in a free-form message (git quotes URLs: `'https://u:p@h/'`).
 pub fn scrub(message: &str) -> String {
-    message
-        .split(' ')
-        .map(|w| {
-            if let Some(start) = w.find("://") {
-                let begin = w[..start].rfind(['\'', '"', '(', '<']).map(|i| i + 1).unwrap_or(0);
-                let end = w[begin..].find(['\'', '"', ')', '>']).map(|i| begin + i).unwrap_or(w.len());
-                format!("{}{}{}", &w[..begin], redact_url(&w[begin..end]), &w[end..])
-            } else {
-                w.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::redact::redact_text(message)
 }
 
 pub fn lock_mirror(workdir: &Workdir, url: &str) -> Result<workdir::LockGuard> {

@@ -41,7 +41,24 @@ pub struct ModuleSpec {
 impl ModuleSpec {
     /// Parses `spec`; relative local paths are resolved against `base` (the context directory).
     pub fn parse(spec: &str, base: &Path) -> Result<ModuleSpec> {
-        parse(spec, base).map_err(|message| Error::Spec { spec: redact_spec(spec), message })
+        parse(spec, base).map_err(|message| {
+            let shown = redact_spec(spec);
+            if shown == spec {
+                return Error::Spec { spec: shown, message };
+            }
+            // The spec carries credentials, and the message may quote any part of it (a module
+            // name, a fragment, a host): the message is the one the redacted spec earns, which
+            // quotes only redacted text. When only the credentials were wrong, say so unquoted.
+            let message = match parse(&shown, base) {
+                Err(m) => m,
+                Ok(_) => "the credentials in the URL are not valid (control characters are not allowed)".into(),
+            };
+            let mut message = crate::redact::redact_text(&message);
+            for secret in crate::redact::secrets_in(spec) {
+                message = message.replace(&secret, crate::redact::MASK);
+            }
+            Error::Spec { spec: shown, message }
+        })
     }
 
     pub fn with_module(mut self, module: Option<&str>) -> Result<ModuleSpec> {
@@ -60,7 +77,7 @@ impl ModuleSpec {
     /// What identifies the source in cache keys and logs: never contains credentials.
     pub fn source_identity(&self) -> String {
         match &self.source {
-            Source::Git { url, .. } => format!("git+{}", redact_url(url)),
+            Source::Git { url, .. } => format!("git+{}", strip_userinfo(url)),
             Source::PyPi { version } => {
                 format!("pypi:{}=={}", self.name, version.as_deref().unwrap_or("*"))
             }
@@ -94,7 +111,7 @@ impl fmt::Display for ModuleSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
             Source::Git { url, reference, subdirectory } => {
-                write!(f, "{}@git+{}", self.name, redact_url(url))?;
+                write!(f, "{}@git+{}", self.name, strip_userinfo(url))?;
                 if let Some(r) = reference {
                     write!(f, "@{r}")?;
                 }
@@ -176,9 +193,27 @@ fn build(name: String, source: Source) -> ModuleSpec {
 }
 
 fn parse_git(url: &str) -> std::result::Result<Source, String> {
-    let (url, fragment) = match url.split_once('#') {
+    let scheme_end = url.find("://").ok_or("the git URL has no scheme (use https://, http://, ssh:// or file://)")?;
+    let scheme = &url[..scheme_end];
+    if !matches!(scheme, "https" | "http" | "ssh" | "file") {
+        return Err(format!("the URL scheme '{scheme}' is not supported (https, http, ssh, file)"));
+    }
+    let after_scheme = &url[scheme_end + 3..];
+    // The authority ends at the first '/' and its userinfo at the last '@' in it, so a password
+    // may hold '@', '#', '?' and ':' (they are percent-encoded below); one holding '/' cannot be
+    // told from a path and must be written percent-encoded (%2F).
+    let (userinfo, after_userinfo) = if scheme == "file" {
+        (None, after_scheme)
+    } else {
+        let authority_end = after_scheme.find('/').unwrap_or(after_scheme.len());
+        match after_scheme[..authority_end].rfind('@') {
+            Some(at) => (Some(&after_scheme[..at]), &after_scheme[at + 1..]),
+            None => (None, after_scheme),
+        }
+    };
+    let (after_userinfo, fragment) = match after_userinfo.split_once('#') {
         Some((u, f)) => (u, Some(f)),
-        None => (url, None),
+        None => (after_userinfo, None),
     };
     let mut subdirectory = None;
     if let Some(fragment) = fragment {
@@ -193,26 +228,23 @@ fn parse_git(url: &str) -> std::result::Result<Source, String> {
             }
         }
     }
-    let scheme_end = url.find("://").ok_or("the git URL has no scheme (use https://, http://, ssh:// or file://)")?;
-    let scheme = &url[..scheme_end];
-    if !matches!(scheme, "https" | "http" | "ssh" | "file") {
-        return Err(format!("the URL scheme '{scheme}' is not supported (https, http, ssh, file)"));
-    }
-    let after_scheme = &url[scheme_end + 3..];
-    // The ref is separated by the last '@' in the path, after the authority (which may hold user@).
-    let path_start = if scheme == "file" { 0 } else { after_scheme.find('/').unwrap_or(after_scheme.len()) };
-    let (location, reference) = match after_scheme[path_start..].rfind('@') {
+    // The ref is separated by the last '@' in the path.
+    let path_start = if scheme == "file" { 0 } else { after_userinfo.find('/').unwrap_or(after_userinfo.len()) };
+    let (location, reference) = match after_userinfo[path_start..].rfind('@') {
         Some(i) => {
             let at = path_start + i;
-            (&after_scheme[..at], Some(&after_scheme[at + 1..]))
+            (&after_userinfo[..at], Some(&after_userinfo[at + 1..]))
         }
-        None => (after_scheme, None),
+        None => (after_userinfo, None),
     };
     if location.is_empty() {
         return Err("the git URL has no host or path".into());
     }
-    if scheme != "file" && path_start == after_scheme.len() {
-        return Err("the git URL has no repository path".into());
+    if scheme != "file" {
+        if path_start == after_userinfo.len() {
+            return Err("the git URL has no repository path".into());
+        }
+        check_host(&location[..path_start], userinfo.is_some())?;
     }
     check_url_chars(location)?;
     if location.split('/').any(|seg| seg == "..") {
@@ -225,7 +257,57 @@ fn parse_git(url: &str) -> std::result::Result<Source, String> {
         }
         None => None,
     };
-    Ok(Source::Git { url: format!("{scheme}://{location}"), reference, subdirectory })
+    let userinfo = match userinfo {
+        Some(u) => format!("{}@", encode_userinfo(u)?),
+        None => String::new(),
+    };
+    Ok(Source::Git { url: format!("{scheme}://{userinfo}{location}"), reference, subdirectory })
+}
+
+/// A host name, IPv4 or `[IPv6]` address with an optional port. Never quoted in the message: when
+/// a password holds '/', what stands here is the start of the password.
+fn check_host(host: &str, has_userinfo: bool) -> std::result::Result<(), String> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, rest)) if addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') => {
+                (addr, rest.strip_prefix(':').or(if rest.is_empty() { None } else { Some("x") }))
+            }
+            _ => ("", None),
+        },
+        None => match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        },
+    };
+    let name_ok = !name.is_empty()
+        && !name.starts_with('-')
+        && (host.starts_with('[') || name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+    if name_ok && port_ok {
+        return Ok(());
+    }
+    let hint = if has_userinfo { "" } else { "; a password holding '/' must be percent-encoded (%2F) in the URL" };
+    Err(format!("the git URL's host is not a host name or address with an optional port{hint}"))
+}
+
+/// The userinfo as a URL carries it: characters a URL's userinfo may not hold raw are
+/// percent-encoded (an existing `%XX` is kept), so the authority ends where git and curl expect.
+fn encode_userinfo(u: &str) -> std::result::Result<String, String> {
+    if u.chars().any(|c| c.is_control()) {
+        return Err("the credentials in the URL hold a control character".into());
+    }
+    let mut out = String::with_capacity(u.len());
+    for c in u.chars() {
+        if c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:%".contains(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn local_path(p: &str, base: &Path) -> std::result::Result<PathBuf, String> {
@@ -307,29 +389,7 @@ fn check_url_chars(s: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Replaces `user:password@` (or `token@`) in a URL's authority by `***@`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}://***@{}", &url[..scheme_end], &rest[at + 1..]),
-        None => url.to_string(),
-    }
-}
-
-/// Redacts any credentials in a raw spec string, for messages about specs that failed to parse.
-pub fn redact_spec(spec: &str) -> String {
-    match spec.find("://") {
-        Some(i) => {
-            let start = spec[..i].rfind(['+', ' ', '@']).map(|p| p + 1).unwrap_or(0);
-            format!("{}{}", &spec[..start], redact_url(&spec[start..]))
-        }
-        None => spec.to_string(),
-    }
-}
+pub use crate::redact::{redact_spec, redact_url, strip_userinfo};
 
 #[cfg(test)]
 mod tests {
@@ -428,6 +488,42 @@ mod tests {
             let _ = p(&s);
         }
 
+        /// Generated credential URLs, well-formed or broken around the credentials: whatever the
+        /// parse gives (an error, or a spec shown or used as a cache identity), the secret is not in it.
+        #[test]
+        fn credentials_never_reach_a_message(
+            password in "[A-Za-z0-9#/@:?%&=+!$ '\"._~;*-]{0,16}",
+            host in "[a-z]{1,8}(:[0-9]{1,5})?",
+            path in "(/[a-z0-9._-]{1,8}){0,2}",
+            malformed in 0usize..9,
+        ) {
+            // `@host/` inside a password reads as the end of the userinfo and the start of a path,
+            // in any URL parser: such a password has to be percent-encoded (RELIABILITY.md).
+            let reads_as_a_path = password.match_indices('@').any(|(i, _)| {
+                let after = &password[i + 1..];
+                after.find('/').is_some_and(|j| after[..j].chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)))
+            });
+            proptest::prop_assume!(!reads_as_a_path);
+            let secret = format!("SECRET{password}SECRET");
+            let url = format!("https://alice:{secret}@{host}{path}");
+            let spec = match malformed {
+                0 => format!("x@git+{url}@main"),
+                1 => format!("git+{url}@main"),
+                2 => format!("x@git+{url}@ma..in"),
+                3 => format!("x@git+{url}#subdirectory=../up"),
+                4 => format!("x@git+{url}#what"),
+                5 => format!("x@git+{}", url.replace("https", "ftp")),
+                6 => format!("x y@git+{url}"),
+                7 => format!("x @ git+{url}@v1#subdirectory=p"),
+                _ => format!("-x@git+{url}"),
+            };
+            let shown = match ModuleSpec::parse(&spec, Path::new("/ctx")) {
+                Ok(m) => format!("{m} {}", m.source_identity()),
+                Err(e) => e.to_string(),
+            };
+            proptest::prop_assert!(!shown.contains("SECRET"), "{spec} -> {shown}");
+        }
+
         /// What we print for a git spec parses back to the same source (credentials aside).
         #[test]
         fn git_specs_round_trip(name in "[a-z][a-z0-9-]{0,20}[a-z0-9]", host in "[a-z]{1,10}(:[0-9]{2,5})?", path in "[a-z0-9_/-]{1,30}", r in "(@[a-f0-9]{7,40})?") {
@@ -436,6 +532,34 @@ mod tests {
                 let again = p(&parsed.to_string()).expect("printed spec parses");
                 proptest::prop_assert_eq!(again, parsed);
             }
+        }
+    }
+
+    #[test]
+    fn awkward_passwords_are_encoded_and_never_quoted() {
+        let s = p("m@git+https://alice:p#w@r?d:x@h:1/r.git@main").unwrap();
+        assert_eq!(
+            s.source,
+            Source::Git {
+                url: "https://alice:p%23w%40r%3Fd:x@h:1/r.git".into(),
+                reference: Some("main".into()),
+                subdirectory: None
+            }
+        );
+        assert!(!s.to_string().contains("p%23w"), "{s}");
+        // Every failure around a credential URL: the secret is in neither the spec nor the message.
+        for bad in [
+            "git+https://alice:TOPSECRET@h/r.git@main",
+            "x@git+https://alice:TOP#SECRET@h/r.git@ma..in",
+            "x@git+https://alice:TOP/SECRET@h/r.git@main",
+            "x@git+https://alice:TOP/SECRET@h/r.git#egg=x&bad",
+            "x@git+https://alice:TOP@SECRET@h/r.git@main;",
+            "x@git+ftp://alice:TOPSECRET@h/r.git",
+            "x@git+https://alice:TOP\u{1}SECRET@h/r.git",
+            "x y@git+https://alice:TOPSECRET@h/r.git",
+        ] {
+            let e = ModuleSpec::parse(bad, Path::new("/ctx")).unwrap_err().to_string();
+            assert!(!e.contains("SECRET"), "{bad} -> {e}");
         }
     }
 

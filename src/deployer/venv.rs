@@ -129,13 +129,28 @@ impl Build<'_> {
     }
 }
 
-/// The config's index settings and offline mode, as uv's or pip's options.
+/// The config's index settings and offline mode, for uv or pip. Index URLs go through the
+/// environment, never the command line: they may carry credentials, and any local user can read a
+/// process's arguments (`/proc/<pid>/cmdline`) but not its environment.
 pub(super) fn index_options(cfg: &PythonDeployer, cmd: &mut Command, uv: bool) {
+    let (index, extra, newer) = if uv {
+        // The newer names would win over the ones we set; the config's choice must.
+        ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL", Some(("UV_DEFAULT_INDEX", "UV_INDEX")))
+    } else {
+        ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", None)
+    };
     if let Some(u) = &cfg.index_url {
-        cmd.arg("--index-url").arg(u);
+        cmd.env(index, u);
+        if let Some((default, _)) = newer {
+            cmd.env_remove(default);
+        }
     }
-    for u in &cfg.extra_index_urls {
-        cmd.arg("--extra-index-url").arg(u);
+    if !cfg.extra_index_urls.is_empty() {
+        // Both installers split this variable on whitespace, which a URL never holds.
+        cmd.env(extra, cfg.extra_index_urls.join(" "));
+        if let Some((_, more)) = newer {
+            cmd.env_remove(more);
+        }
     }
     for f in &cfg.find_links {
         cmd.arg("--find-links").arg(f);
@@ -163,4 +178,35 @@ pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), Stri
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(40)..].join("\n");
     Err(format!("{what} failed ({}):\n{}", out.status, super::git::scrub(&tail)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_urls_reach_the_installer_through_the_environment_only() {
+        let cfg = PythonDeployer {
+            index_url: Some("https://alice:s3cret@idx.example/simple".into()),
+            extra_index_urls: vec!["https://bob:t0ken@x.example/simple".into(), "https://y.example/simple".into()],
+            ..Default::default()
+        };
+        for uv in [true, false] {
+            let mut cmd = Command::new("installer");
+            index_options(&cfg, &mut cmd, uv);
+            let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+            assert!(
+                !args.iter().any(|a| a.contains("s3cret") || a.contains("t0ken") || a.contains("example")),
+                "{args:?}"
+            );
+            let envs: Vec<(String, Option<String>)> = cmd
+                .get_envs()
+                .map(|(k, v)| (k.to_string_lossy().into_owned(), v.map(|v| v.to_string_lossy().into_owned())))
+                .collect();
+            let (index, extra) =
+                if uv { ("UV_INDEX_URL", "UV_EXTRA_INDEX_URL") } else { ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL") };
+            assert!(envs.contains(&(index.into(), cfg.index_url.clone())), "{envs:?}");
+            assert!(envs.contains(&(extra.into(), Some(cfg.extra_index_urls.join(" ")))), "{envs:?}");
+        }
+    }
 }

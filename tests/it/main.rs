@@ -19,5 +19,6 @@ mod newcomer;
 mod protocol;
 mod reliability;
 mod retries;
+mod secrets;
 mod transports;
 mod yaml_readers;
