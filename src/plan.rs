@@ -33,6 +33,9 @@ pub fn plugin_steps(wf: &Workflow) -> Vec<(String, &PluginStep)> {
 pub fn module_specs(wf: &Workflow, config: &Config, context: &Path) -> Result<BTreeMap<String, ModuleSpec>> {
     let mut specs = BTreeMap::new();
     for (step_id, p) in plugin_steps(wf) {
+        if p.inline.is_some() {
+            continue; // deployed by deployer::inline, not from a module spec
+        }
         let werr = |message: String| Error::Workflow { path: wf.path.clone(), message };
         match config.deployment_types.get(&p.deployment_type).map(String::as_str) {
             Some("python") => {}
@@ -62,8 +65,15 @@ pub fn module_specs(wf: &Workflow, config: &Config, context: &Path) -> Result<BT
 pub fn workflow_files(wf: &Workflow) -> Vec<PathBuf> {
     let mut out = vec![wf.path.clone()];
     for step in wf.steps.values() {
-        if let StepKind::Foreach(f) = &step.kind {
-            out.extend(workflow_files(&f.workflow));
+        match &step.kind {
+            StepKind::Foreach(f) => out.extend(workflow_files(&f.workflow)),
+            StepKind::Plugin(PluginStep { inline: Some(i), .. }) => {
+                // A `file:` source is part of the workflow: editing it means the run starts over.
+                if let Some(f) = &i.file {
+                    out.push(f.clone());
+                }
+            }
+            StepKind::Plugin(_) => {}
         }
     }
     out

@@ -56,6 +56,8 @@ pub struct Launch {
     pub cwd: PathBuf,
     /// The environment the plugin gets (the engine decides; see README "plugin environment").
     pub env: Vec<(String, String)>,
+    /// Arguments to the interpreter instead of `-m <module> --atp` (the inline-step runner).
+    pub args: Option<Vec<String>>,
 }
 
 type Tail = Arc<Mutex<VecDeque<u8>>>;
@@ -77,10 +79,11 @@ impl PluginProcess {
     /// long-lived thread: the child is told to die with the thread that forked it.
     pub fn spawn(launch: &Launch, label: &str) -> Result<PluginProcess, AtpError> {
         let mut cmd = Command::new(&launch.python);
-        cmd.arg("-m")
-            .arg(&launch.module)
-            .arg("--atp")
-            .current_dir(&launch.cwd)
+        match &launch.args {
+            Some(args) => cmd.args(args),
+            None => cmd.arg("-m").arg(&launch.module).arg("--atp"),
+        };
+        cmd.current_dir(&launch.cwd)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::piped())
@@ -88,7 +91,10 @@ impl PluginProcess {
             .stderr(Stdio::piped())
             .process_group(0);
         crate::sys::kill_child_with_parent(&mut cmd);
-        let command = format!("{} -m {} --atp", launch.python.display(), launch.module);
+        let command = match &launch.args {
+            Some(args) => format!("{} {}", launch.python.display(), args.join(" ")),
+            None => format!("{} -m {} --atp", launch.python.display(), launch.module),
+        };
         let mut child = spawn_on_spawner(cmd).map_err(|source| AtpError::Spawn { command, source })?;
         let pid = child.id() as i32;
         let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {

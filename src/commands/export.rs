@@ -74,6 +74,7 @@ pub(crate) async fn export(cmd: ExportCommand, verbosity: i8) -> Result<i32> {
     let mut pins = BTreeMap::new();
     for (_, p) in crate::plan::plugin_steps(&loaded.workflow) {
         let pin = match loaded.plugins.get(&crate::plan::plugin_key(p)) {
+            _ if p.inline.is_some() => Err("inline Python steps (kind: python, an arcaflow-py extension) cannot be exported to Argo yet: the pods would need the step's source, requirements and interpreter; run this workflow with 'arcaflow-py run', or publish the function as a plugin".to_string()),
             Some(plugin) => pinned_spec(plugin),
             None => Err("the plugin was not deployed".to_string()),
         };

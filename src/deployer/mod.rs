@@ -2,6 +2,7 @@
 //! venv built at most once across processes, and the plugin's schema cached beside it.
 
 pub mod git;
+pub mod inline;
 pub mod local;
 pub mod python;
 pub mod spec;
@@ -70,7 +71,10 @@ pub struct Plugin {
     pub spare: std::sync::Mutex<Option<Spare>>,
     /// The environment its processes get (`pluginEnv`).
     pub env: Vec<(String, String)>,
-    _in_use: LockGuard,
+    /// Interpreter arguments instead of `-m <module> --atp` (inline steps run the runner script).
+    pub args: Option<Vec<String>>,
+    /// Held shared while the build may be used; `None` for an inline step without a venv.
+    _in_use: Option<LockGuard>,
 }
 
 /// A started plugin process whose hello was read, and its scratch working directory.
@@ -101,6 +105,7 @@ impl Plugin {
             module: self.module.clone(),
             cwd: cwd.to_path_buf(),
             env: self.env.clone(),
+            args: self.args.clone(),
         }
     }
 }
@@ -338,7 +343,8 @@ impl Deployer {
             startup_timeout: self.cfg.startup_timeout(),
             spare: std::sync::Mutex::new(None),
             env,
-            _in_use: in_use,
+            args: None,
+            _in_use: Some(in_use),
         }))
     }
 
@@ -517,7 +523,7 @@ impl Deployer {
             Target::Requirement(req) => req.clone(),
         };
         let venv = BuildDir::at(build_dir.to_path_buf()).venv();
-        Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, target: &target }
+        Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: &[target] }
             .run()
             .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
         let _ = std::fs::remove_dir_all(&src);
@@ -558,6 +564,7 @@ impl Deployer {
             module: spec.module.clone(),
             cwd: cwd.clone(),
             env: plugin_env(&python, &self.cfg.plugin_env),
+            args: None,
         };
         let label = spec.name.clone();
         let timeout = self.cfg.startup_timeout();

@@ -77,8 +77,8 @@ pub struct Build<'a> {
     pub cfg: &'a PythonDeployer,
     /// Where the venv goes (`<build>/venv`).
     pub venv: &'a Path,
-    /// What to install: a directory or a requirement such as `name==1.0`.
-    pub target: &'a str,
+    /// What to install: a directory or requirements such as `name==1.0` (one argument each).
+    pub targets: &'a [String],
 }
 
 impl Build<'_> {
@@ -97,7 +97,7 @@ impl Build<'_> {
                 let mut cmd = Command::new(uv);
                 cmd.args(["pip", "install", "--no-config", "--compile-bytecode", "--python", &py]);
                 index_options(self.cfg, &mut cmd, true);
-                cmd.arg("--").arg(self.target);
+                cmd.arg("--").args(self.targets);
                 run(&mut cmd, "uv pip install")
             }
             InstallerKind::PipOutside => {
@@ -114,7 +114,7 @@ impl Build<'_> {
                     "--compile",
                 ]);
                 index_options(self.cfg, &mut cmd, false);
-                cmd.arg("--").arg(self.target);
+                cmd.arg("--").args(self.targets);
                 run(&mut cmd, "pip install")
             }
             InstallerKind::PipInside => {
@@ -122,7 +122,7 @@ impl Build<'_> {
                 let mut cmd = Command::new(&py);
                 cmd.args(["-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--compile"]);
                 index_options(self.cfg, &mut cmd, false);
-                cmd.arg("--").arg(self.target);
+                cmd.arg("--").args(self.targets);
                 run(&mut cmd, "pip install")
             }
         }

@@ -200,11 +200,15 @@ pub(super) fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -
         let mut stages: BTreeMap<String, ExprType> = common.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         match &step.kind {
             StepKind::Plugin(p) => {
-                let outputs = plugins
+                let mut outputs: BTreeMap<String, ExprType> = plugins
                     .get(&crate::plan::plugin_key(p))
                     .and_then(|pl| pl.schema.steps.get(&step_name(p, pl)))
                     .map(|s| s.outputs.iter().map(|(k, o)| (k.clone(), o.schema.expr_type())).collect())
                     .unwrap_or_default();
+                // An inline step's `success` is whatever its function returns, unless declared.
+                if p.inline.as_ref().is_some_and(|i| !i.outputs.contains_key("success")) {
+                    outputs.insert("success".into(), ExprType::Any);
+                }
                 stages.insert("outputs".into(), ExprType::object(format!("steps.{id}.outputs"), outputs));
                 stages.insert("starting".into(), obj("starting", [("started", obj("started", []))]));
                 stages.insert(

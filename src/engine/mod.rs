@@ -20,7 +20,7 @@ use crate::deployer::spec::ModuleSpec;
 use crate::deployer::{Deployer, Plugin};
 use crate::error::{Error, Result};
 use crate::value::Value;
-use crate::workflow::{PluginStep, Workflow};
+use crate::workflow::{InlineSource, PluginStep, Workflow};
 
 pub use exec::{ExecError, Interrupt, Resume, RunResult, StepReport, StepStatus};
 
@@ -47,6 +47,16 @@ pub async fn deploy_all(
     deployer: Arc<Deployer>,
     specs: BTreeMap<String, ModuleSpec>,
 ) -> Result<HashMap<String, Arc<Plugin>>> {
+    deploy_with_inline(deployer, specs, BTreeMap::new()).await
+}
+
+/// [`deploy_all`], plus the inline Python steps (`kind: python`) by plugin key, with the id of
+/// one step that uses each (for messages).
+async fn deploy_with_inline(
+    deployer: Arc<Deployer>,
+    specs: BTreeMap<String, ModuleSpec>,
+    inline: BTreeMap<String, (String, Arc<InlineSource>)>,
+) -> Result<HashMap<String, Arc<Plugin>>> {
     let rt = tokio::runtime::Handle::current();
     // Shared with other runs, exclusive for `cache prune/clean`: nothing is removed while we
     // resolve, build and mark our builds in use.
@@ -59,6 +69,10 @@ pub async fn deploy_all(
         let d = deployer.clone();
         let rt = rt.clone();
         tasks.push(tokio::task::spawn_blocking(move || (key, d.prepare(&spec, &rt))));
+    }
+    for (key, (id, source)) in inline {
+        let d = deployer.clone();
+        tasks.push(tokio::task::spawn_blocking(move || (key, d.prepare_inline(&id, &source))));
     }
     let mut plugins = HashMap::new();
     let mut first_err = None;
@@ -84,7 +98,11 @@ pub async fn deploy_all(
 pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deployer: Arc<Deployer>) -> Result<Loaded> {
     let mut workflow = Workflow::load(workflow_path, context)?;
     let specs = crate::plan::module_specs(&workflow, config, context)?;
-    let plugins = deploy_all(deployer, specs).await?;
+    let inline = crate::plan::plugin_steps(&workflow)
+        .into_iter()
+        .filter_map(|(id, p)| p.inline.clone().map(|i| (crate::plan::plugin_key(p), (id, i))))
+        .collect();
+    let plugins = deploy_with_inline(deployer, specs, inline).await?;
     namespaces::resolve_workflow(&mut workflow, &plugins)?;
     check::check_workflow(&workflow, &plugins)
         .and_then(|()| precheck::check_step_inputs(&workflow, &plugins, precheck::Known::Literals, context))

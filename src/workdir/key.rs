@@ -21,6 +21,29 @@ pub struct KeyParts<'a> {
     pub cfg: &'a PythonDeployer,
 }
 
+/// The venv entry name of inline Python steps (`venvs/inline-python-<key16>/`).
+pub const INLINE_ENTRY: &str = "inline-python";
+
+/// The key of the venv of an inline step's requirements: the same parts as a plugin's, with the
+/// sorted requirement lines in place of a commit, so the same set with the same interpreter and
+/// index settings shares one venv.
+pub fn inline_key(requirements: &[String], python: &Interpreter, cfg: &PythonDeployer) -> String {
+    let spec = ModuleSpec {
+        name: INLINE_ENTRY.to_string(),
+        module: String::new(),
+        source: crate::deployer::spec::Source::PyPi { version: None },
+    };
+    let reqs = serde_json::json!(requirements).to_string();
+    let digest = hex::encode(Sha256::digest(reqs.as_bytes()));
+    entry_key(&KeyParts {
+        spec: &spec,
+        commit: Some(&format!("requirements-{digest}")),
+        subdirectory: None,
+        python,
+        cfg,
+    })
+}
+
 /// The hex SHA-256 of the parts; the entry directory uses its first 16 characters.
 pub fn entry_key(p: &KeyParts) -> String {
     let installer_options = serde_json::json!({

@@ -96,6 +96,11 @@ impl Workdir {
     pub fn run_lock(&self, run_id: &str) -> PathBuf {
         self.lock_path(&format!("{RUN_LOCK_PREFIX}{run_id}"))
     }
+    /// The inline-step runner and the sources of inline steps, content-addressed (see
+    /// `deployer::inline`): `runner-<hash>.py`, `src-<hash>.py`.
+    pub fn inline_dir(&self) -> PathBuf {
+        self.root.join("inline")
+    }
     /// Tools arcaflow-py installs for itself (uv): see `deployer::tools`.
     pub fn tools_dir(&self) -> PathBuf {
         self.root.join("tools")

@@ -1,5 +1,6 @@
 //! Owns workflow files: parsing `version: v0.2.0` workflows into steps, outputs and schemas.
 
+pub mod python;
 pub mod retry;
 pub mod tree;
 
@@ -11,6 +12,7 @@ use crate::yaml::Yaml as Y;
 use crate::error::{Error, Result};
 use crate::schema::Scope;
 use crate::value::Value;
+pub use python::InlineSource;
 pub use retry::{RetryOn, RetryPolicy};
 pub use tree::Tree;
 
@@ -102,6 +104,8 @@ pub struct PluginStep {
     pub step: Option<String>,
     pub input: Tree,
     pub deploy: Option<Tree>,
+    /// Set for a `kind: python` step (arcaflow-py extension): the inline function it runs.
+    pub inline: Option<std::sync::Arc<InlineSource>>,
 }
 
 #[derive(Debug, Clone)]
@@ -285,9 +289,10 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
             "retry",
         ],
         "foreach" => &["kind", "workflow", "items", "parallelism", "enabled", "wait_for", "timeout"],
+        "python" => python::KEYS,
         other => {
             return Err(format!(
-                "{at}: the step kind '{other}' is not supported (only the following are: plugin, foreach)"
+                "{at}: the step kind '{other}' is not supported (only the following are: plugin, foreach, python)"
             ))
         }
     };
@@ -300,6 +305,20 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
     let retry = m.get("retry").map(|v| RetryPolicy::from_yaml(v, &format!("{at} -> retry"))).transpose()?;
     let kind = match kind {
         "plugin" => StepKind::Plugin(parse_plugin_step(&at, m, &tree)?),
+        "python" => {
+            let inline = python::parse(&at, m, context)?;
+            let input = tree("input")?
+                .ok_or(format!("{at} -> input is required: the function's keyword arguments (input: {{}} for none)"))?;
+            StepKind::Plugin(PluginStep {
+                deployment_type: "python".into(),
+                src: format!("inline:{}", inline.digest()),
+                module: None,
+                step: Some(python::INLINE_STEP.into()),
+                input,
+                deploy: None,
+                inline: Some(std::sync::Arc::new(inline)),
+            })
+        }
         _ => {
             let rel = m.get("workflow").and_then(Y::as_str).ok_or(format!(
                 "{at} -> workflow is required: the sub-workflow file, relative to the context directory"
@@ -378,7 +397,7 @@ fn parse_plugin_step(
     };
     let input =
         tree("input")?.ok_or(format!("{at} -> input is required (use input: {{}} for a step without input)"))?;
-    Ok(PluginStep { deployment_type, src, module, step, input, deploy: tree("deploy")? })
+    Ok(PluginStep { deployment_type, src, module, step, input, deploy: tree("deploy")?, inline: None })
 }
 
 fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {

@@ -14,6 +14,7 @@ mod differential;
 mod faults;
 mod foundation;
 mod hostile;
+mod inline;
 mod lifecycle;
 mod newcomer;
 mod protocol;
