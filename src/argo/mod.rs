@@ -14,6 +14,7 @@ pub mod node;
 pub mod overlay;
 pub mod plan;
 pub mod schema;
+pub mod serve;
 pub mod simulate;
 #[cfg(test)]
 mod testutil;

@@ -115,12 +115,13 @@ struct Prepared {
     input: Value,
     params: BTreeMap<String, String>,
     plan: Plan,
+    workdir: Option<PathBuf>,
 }
 
 fn prepare(files: &Files, scratch: &Path, verbosity: i8) -> std::result::Result<Prepared, (i32, String)> {
     let invalid = |m: String| (exit::INVALID, m);
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| invalid(format!("cannot read {}: {e}", p.display())));
-    let plan = Plan::parse(&read(&files.plan)?, &files.plan).map_err(|e| invalid(e.to_string()))?;
+    let plan_text = read(&files.plan)?;
     let params_text = read(&files.params_file)?;
     let list: Vec<serde_json::Value> = serde_json::from_str(&params_text)
         .map_err(|e| invalid(format!("{}: the parameters are not a JSON list: {e}", files.params_file.display())))?;
@@ -130,19 +131,101 @@ fn prepare(files: &Files, scratch: &Path, verbosity: i8) -> std::result::Result<
         let value = p.get("value").and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
         params.insert(name, value);
     }
+    let input_text = read(&files.input)?;
+    let request = StepRequest {
+        plan: Sourced { text: plan_text, origin: files.plan.clone() },
+        input: Sourced { text: input_text, origin: files.input.clone() },
+        params,
+        secrets: files.secrets.clone(),
+        workdir: None,
+    };
+    prepare_request(&request, scratch, verbosity)
+}
+
+/// A text and where it came from (a file, or the executor plugin's request), for messages.
+#[derive(Debug, Clone)]
+pub struct Sourced {
+    pub text: String,
+    pub origin: PathBuf,
+}
+
+/// Everything one step's execution reads: what the pod gets as files, or the executor plugin
+/// gets in its request body.
+#[derive(Debug, Clone)]
+pub struct StepRequest {
+    pub plan: Sourced,
+    pub input: Sourced,
+    /// `step` and `upstream` (Argo's input parameters of the step's template).
+    pub params: BTreeMap<String, String>,
+    /// Where the Kubernetes Secrets of `--secret-input` are mounted.
+    pub secrets: Option<PathBuf>,
+    /// The cache directory, over the plan config's (the executor plugin's `--workdir`).
+    pub workdir: Option<PathBuf>,
+}
+
+/// How one step ended: what `node run` writes to its files (and exits with), and what the
+/// executor plugin answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    pub output_id: String,
+    /// The wire JSON of the step's record (`result.json`), `None` when the step did not run.
+    pub result: Option<String>,
+    /// The runner's exit code ([`exit`]).
+    pub code: i32,
+    /// Why the step failed, for a non-zero code.
+    pub message: Option<String>,
+}
+
+impl StepResult {
+    fn invalid(message: &str) -> StepResult {
+        let r = StepRecord { stages: BTreeMap::new(), status: "could not run".into(), message: Some(message.into()) };
+        StepResult {
+            output_id: ids::INVALID.into(),
+            result: Some(record_json(&r)),
+            code: exit::INVALID,
+            message: Some(message.into()),
+        }
+    }
+}
+
+/// Runs one step as `node run` does, from texts instead of files: the executor plugin's way in.
+/// `interrupt` cancels (then kills) the step's plugin as it does in `run`.
+pub async fn execute_request(
+    request: &StepRequest,
+    verbosity: i8,
+    interrupt: tokio::sync::watch::Receiver<Interrupt>,
+) -> StepResult {
+    let scratch = match tempfile::Builder::new().prefix("arcaflow-node-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return StepResult::invalid(&format!("cannot create a temporary directory: {e}")),
+    };
+    match prepare_request(request, scratch.path(), verbosity) {
+        Ok(p) => execute_step(&p, scratch.path(), interrupt).await,
+        Err((_, message)) => StepResult::invalid(&message),
+    }
+}
+
+fn prepare_request(
+    request: &StepRequest,
+    scratch: &Path,
+    verbosity: i8,
+) -> std::result::Result<Prepared, (i32, String)> {
+    let invalid = |m: String| (exit::INVALID, m);
+    let plan = Plan::parse(&request.plan.text, &request.plan.origin).map_err(|e| invalid(e.to_string()))?;
+    let params = request.params.clone();
     let config = Config::parse(&plan.config).map_err(|e| invalid(format!("the plan's config is invalid: {e}")))?;
     crate::ui::logging::init(verbosity, config.log.level);
     let context = scratch.join("context");
     let wf_path = plan.materialize(&context).map_err(|e| invalid(e.to_string()))?;
     let mut wf = Workflow::load(&wf_path, &context).map_err(|e| invalid(e.to_string()))?;
     pin(&mut wf, &plan.plugins).map_err(invalid)?;
-    let input_text = read(&files.input)?;
+    let input_text = &request.input.text;
     let json: serde_json::Value =
-        serde_json::from_str(if input_text.trim().is_empty() { "{}" } else { &input_text })
-            .map_err(|e| invalid(format!("{}: the input is not JSON: {e}", files.input.display())))?;
+        serde_json::from_str(if input_text.trim().is_empty() { "{}" } else { input_text })
+            .map_err(|e| invalid(format!("{}: the input is not JSON: {e}", request.input.origin.display())))?;
     let mut raw = plan::from_wire(&json);
     for (field, rel) in &plan.secret_inputs {
-        let Some(dir) = &files.secrets else {
+        let Some(dir) = &request.secrets else {
             return Err(invalid(format!(
                 "input field '{field}' comes from a Secret, but no --secrets directory was given"
             )));
@@ -156,7 +239,7 @@ fn prepare(files: &Files, scratch: &Path, verbosity: i8) -> std::result::Result<
         }
     }
     let input = wf.input.validate(&raw).map_err(|e| (INPUT_INVALID, format!("the workflow input is invalid: {e}")))?;
-    Ok(Prepared { wf, context, config, input, params, plan })
+    Ok(Prepared { wf, context, config, input, params, plan, workdir: request.workdir.clone() })
 }
 
 /// Replaces every plugin `src` with the spec pinned at export time.
@@ -173,59 +256,82 @@ fn pin(wf: &mut Workflow, pins: &BTreeMap<String, String>) -> std::result::Resul
     Ok(())
 }
 
-fn deployer(config: &Config, context: &Path) -> Result<Arc<Deployer>> {
-    let root = Workdir::locate(None, config.python.workdir.as_deref(), context, context)?;
+fn deployer(config: &Config, context: &Path, workdir: Option<&Path>) -> Result<Arc<Deployer>> {
+    let root = Workdir::locate(workdir, config.python.workdir.as_deref(), context, context)?;
     let workdir = Workdir::open(root)?;
     let observers = Arc::new(crate::cli::invocation::shown_observers());
     Ok(Arc::new(Deployer::new(workdir, config.python.clone(), config.python.module_pull_policy, observers)))
 }
 
 async fn run_step(p: Prepared, files: &Files, scratch: &Path) -> i32 {
+    // The pod is its own process: Argo's SIGTERM ends it, so nothing here cancels the step.
+    let (_never, interrupt) = tokio::sync::watch::channel(Interrupt::None);
+    let r = execute_step(&p, scratch, interrupt).await;
+    let ok = std::fs::write(files.out.join("output_id"), &r.output_id)
+        .and_then(|_| std::fs::write(files.out.join("result.json"), r.result.as_deref().unwrap_or("null")));
+    if let Err(e) = ok {
+        crate::ui::Printer::default().error(&format!("cannot write the step's result to {}: {e}", files.out.display()));
+        return exit::INVALID;
+    }
+    r.code
+}
+
+/// Runs the step that `p.params` name, with the engine's own code: the start decision, deploy
+/// (cached and locked), input validation, the plugin over ATP with its timeout. Shared by the
+/// pod runner (`node run`) and the executor plugin (`serve-plugin`).
+async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watch::Receiver<Interrupt>) -> StepResult {
+    let done = |output_id: &str, record: Option<&StepRecord>, code: i32| StepResult {
+        output_id: output_id.to_string(),
+        result: record.map(record_json),
+        code,
+        message: if code == exit::OK { None } else { record.and_then(|r| r.message.clone()) },
+    };
+    let invalid = |message: &str| {
+        crate::ui::Printer::default().error(message);
+        StepResult::invalid(message)
+    };
     let Some(id) = p.params.get("step").cloned() else {
-        return fail_invalid(files, "the parameters name no 'step'");
+        return invalid("the parameters name no 'step'");
     };
     if !p.wf.steps.contains_key(&id) {
-        return fail_invalid(files, &format!("the workflow has no step '{id}'"));
+        return invalid(&format!("the workflow has no step '{id}'"));
     }
     let upstream = match parse_upstream(p.params.get("upstream").map(String::as_str).unwrap_or("{}")) {
-        Ok(u) => with_plan_disabled(&p, u),
-        Err(m) => return fail_invalid(files, &m),
+        Ok(u) => with_plan_disabled(p, u),
+        Err(m) => return invalid(&m),
     };
     let view = FinishedView::new(p.input.clone(), upstream, &p.context, &p.wf);
     let config = Arc::new(p.config.clone());
     let decision = en::decide(&p.wf, &id, &view, &config);
+    let deploy_failed = |e: Error| {
+        crate::ui::Printer::default().error(&format!("step {id}: {e}"));
+        let r = StepRecord::crashed(e.to_string(), false);
+        done(ids::DEPLOY_FAILED, Some(&r), exit::DEPLOY_FAILED)
+    };
     let record = match decision {
         Decision::Skipped(why) => {
             crate::ui::Printer::default().notice(&format!("step {id}: not run: {why}"));
-            return write_step(files, ids::SKIPPED, None, exit::OK);
+            return done(ids::SKIPPED, None, exit::OK);
         }
-        Decision::Disabled(r) => return write_step(files, ids::DISABLED, Some(&r), exit::OK),
+        Decision::Disabled(r) => return done(ids::DISABLED, Some(&r), exit::OK),
         Decision::Crashed(r) => r,
         Decision::Plugin { input, timeout, closure_wait } => {
-            let StepKind::Plugin(ps) = &p.wf.steps[&id].kind else { return fail_invalid(files, "not a plugin step") };
-            let plugins = match deploy(&p, &id, scratch).await {
+            let StepKind::Plugin(ps) = &p.wf.steps[&id].kind else { return invalid("not a plugin step") };
+            let plugins = match deploy(p, &id).await {
                 Ok(pl) => pl,
-                Err(e) => {
-                    crate::ui::Printer::default().error(&format!("step {id}: {e}"));
-                    let r = StepRecord::crashed(e.to_string(), false);
-                    return write_step(files, ids::DEPLOY_FAILED, Some(&r), exit::DEPLOY_FAILED);
-                }
+                Err(e) => return deploy_failed(e),
             };
             let Some(plugin) = plugins.get(&crate::plan::plugin_key(ps)).cloned() else {
-                return fail_invalid(files, "the step's plugin was not deployed");
+                return invalid("the step's plugin was not deployed");
             };
             let name = engine::step_name(ps, &plugin);
-            en::run_plugin(&id, plugin, &name, input, timeout, closure_wait, &scratch.join("work")).await
+            en::run_plugin(&id, plugin, &name, input, timeout, closure_wait, &scratch.join("work"), interrupt).await
         }
         Decision::Foreach { items, parallelism } => {
-            let StepKind::Foreach(f) = &p.wf.steps[&id].kind else { return fail_invalid(files, "not a foreach step") };
-            let plugins = match deploy(&p, &id, scratch).await {
+            let StepKind::Foreach(f) = &p.wf.steps[&id].kind else { return invalid("not a foreach step") };
+            let plugins = match deploy(p, &id).await {
                 Ok(pl) => pl,
-                Err(e) => {
-                    crate::ui::Printer::default().error(&format!("step {id}: {e}"));
-                    let r = StepRecord::crashed(e.to_string(), false);
-                    return write_step(files, ids::DEPLOY_FAILED, Some(&r), exit::DEPLOY_FAILED);
-                }
+                Err(e) => return deploy_failed(e),
             };
             en::run_foreach(
                 &id,
@@ -237,6 +343,7 @@ async fn run_step(p: Prepared, files: &Files, scratch: &Path) -> i32 {
                 Arc::new(crate::cli::invocation::shown_observers()),
                 &p.context,
                 &scratch.join("work"),
+                interrupt,
             )
             .await
         }
@@ -262,18 +369,14 @@ async fn run_step(p: Prepared, files: &Files, scratch: &Path) -> i32 {
         );
         crate::ui::Printer::default().error(&message);
         let r = StepRecord::crashed(message, true);
-        return write_step(files, ids::CRASHED, Some(&r), exit::CRASHED);
+        return done(ids::CRASHED, Some(&r), exit::CRASHED);
     }
-    write_step(files, &oid, Some(&record), code)
+    done(&oid, Some(&record), code)
 }
 
 /// Deploys only what step `id` runs: its plugin, or every plugin of its foreach sub-workflow.
-async fn deploy(
-    p: &Prepared,
-    id: &str,
-    _scratch: &Path,
-) -> Result<std::collections::HashMap<String, Arc<crate::deployer::Plugin>>> {
-    let deployer = deployer(&p.config, &p.context)?;
+async fn deploy(p: &Prepared, id: &str) -> Result<std::collections::HashMap<String, Arc<crate::deployer::Plugin>>> {
+    let deployer = deployer(&p.config, &p.context, p.workdir.as_deref())?;
     let all = crate::plan::module_specs(&p.wf, &p.config, &p.context)?;
     let wanted: Vec<String> = match &p.wf.steps[id].kind {
         StepKind::Plugin(ps) => vec![crate::plan::plugin_key(ps)],
@@ -348,23 +451,6 @@ fn record_json(r: &StepRecord) -> String {
     serde_json::to_string(&super::model::sorted(j)).unwrap_or_else(|_| "null".into())
 }
 
-fn write_step(files: &Files, output_id: &str, record: Option<&StepRecord>, code: i32) -> i32 {
-    let result = record.map(record_json).unwrap_or_else(|| "null".into());
-    let ok = std::fs::write(files.out.join("output_id"), output_id)
-        .and_then(|_| std::fs::write(files.out.join("result.json"), result));
-    if let Err(e) = ok {
-        crate::ui::Printer::default().error(&format!("cannot write the step's result to {}: {e}", files.out.display()));
-        return exit::INVALID;
-    }
-    code
-}
-
-fn fail_invalid(files: &Files, message: &str) -> i32 {
-    crate::ui::Printer::default().error(message);
-    write_failure(Verb::Run, &files.out, ids::INVALID, message);
-    exit::INVALID
-}
-
 fn write_failure(verb: Verb, out: &Path, output_id: &str, message: &str) {
     let _ = std::fs::write(out.join("output_id"), output_id);
     match verb {
@@ -424,7 +510,7 @@ fn finish_document(picked: std::result::Result<(String, Value, bool), String>, o
 /// The fused mode: the whole workflow in this pod, exactly as `arcaflow-py run`.
 async fn run_all(p: Prepared, files: &Files, scratch: &Path) -> i32 {
     let loaded = async {
-        let deployer = deployer(&p.config, &p.context)?;
+        let deployer = deployer(&p.config, &p.context, p.workdir.as_deref())?;
         let specs = crate::plan::module_specs(&p.wf, &p.config, &p.context)?;
         let plugins = engine::deploy_all(deployer, specs).await?;
         Ok::<_, Error>(engine::Loaded { workflow: p.wf.clone(), context: p.context.clone(), plugins })

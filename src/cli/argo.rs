@@ -129,3 +129,35 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) secrets: Option<PathBuf>,
 }
+
+/// `serve-plugin`: the Argo executor plugin (README "Light steps as an Argo executor plugin").
+#[derive(Args, Debug)]
+pub(crate) struct ServePluginArgs {
+    /// The port Argo's agent calls (the sidecar's containerPort).
+    #[arg(long, default_value_t = crate::argo::serve::DEFAULT_PORT)]
+    pub(crate) port: u16,
+    /// The address to listen on (the agent calls localhost inside its pod).
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub(crate) address: std::net::IpAddr,
+    /// The file holding the bearer token Argo's agent sends.
+    #[arg(long, value_name = "FILE", default_value = crate::argo::serve::DEFAULT_TOKEN_FILE)]
+    pub(crate) token_file: PathBuf,
+    /// The key of our object in a template's `plugin` field.
+    #[arg(long, default_value = crate::argo::serve::DEFAULT_KEY)]
+    pub(crate) key: String,
+    /// Steps running at once; more are answered Pending and called again.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_concurrent: u32,
+    /// Finished results kept in memory (a dropped one is answered Failed, never run again).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_finished: u32,
+    /// Cache directory for git mirrors and venvs (also ARCAFLOW_PY_WORKDIR, the plan's config).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workdir: Option<PathBuf>,
+    /// Seconds a call waits for its step before answering Running (below the agent's 30 s timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0, hide = true)]
+    pub(crate) reply_within: f64,
+    /// The shortest requeue in seconds (it grows with a step's running time, up to 6 times this).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, hide = true)]
+    pub(crate) requeue: f64,
+}

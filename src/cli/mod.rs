@@ -67,6 +67,8 @@ enum Command {
     /// The runner inside exported pods (a versioned contract; see README).
     #[command(subcommand, hide = true)]
     Node(argo::NodeCommand),
+    /// Serve steps as an Argo executor plugin (light steps without a pod each).
+    ServePlugin(argo::ServePluginArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +247,7 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Export(cmd) => commands::export::export(cmd, verbosity).await,
         Command::Argo(cmd) => commands::argo::argo(cmd, verbosity).await,
         Command::Node(cmd) => commands::node::node(cmd, verbosity).await,
+        Command::ServePlugin(args) => commands::serve::serve(args, verbosity).await,
     }
 }
 

@@ -10,4 +10,5 @@ pub(crate) mod plugin;
 pub(crate) mod pull;
 pub(crate) mod run;
 pub(crate) mod runs;
+pub(crate) mod serve;
 pub(crate) mod validate;

@@ -233,6 +233,7 @@ pub fn decide(wf: &Workflow, id: &str, view: &FinishedView, config: &Config) -> 
 }
 
 /// Runs a plugin step as `run` does: the input is validated against the step's schema first.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_plugin(
     id: &str,
     plugin: Arc<Plugin>,
@@ -241,6 +242,7 @@ pub async fn run_plugin(
     timeout: Option<Duration>,
     closure_wait: Duration,
     cwd: &Path,
+    interrupt: tokio::sync::watch::Receiver<Interrupt>,
 ) -> StepRecord {
     let Some(schema) = plugin.schema.steps.get(step_name) else {
         return StepRecord::crashed(format!("the plugin has no step '{step_name}'"), false);
@@ -261,13 +263,15 @@ pub async fn run_plugin(
         spare_dir: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let (_control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
+    let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
+    let forward = tokio::spawn(forward_interrupt(interrupt, control_tx));
     let _ = tx.send(StepInput { input, timeout, closure_wait });
     let (out_tx, out_rx) = tokio::sync::oneshot::channel();
     task.run(rx, control_rx, move |o| {
         let _ = out_tx.send(o);
     })
     .await;
+    forward.abort();
     match out_rx.await.ok() {
         Some(PluginOutcome::Output { output_id, data, debug_logs }) => {
             if !debug_logs.is_empty() {
@@ -286,6 +290,27 @@ pub async fn run_plugin(
     }
 }
 
+/// Turns an interrupt into the step's control, as `run` does for its running steps: the first
+/// asks the plugin to cancel (then kills it after the closure wait), the second kills it.
+async fn forward_interrupt(mut interrupt: tokio::sync::watch::Receiver<Interrupt>, control: tokio::sync::watch::Sender<Control>) {
+    loop {
+        let level = *interrupt.borrow_and_update();
+        match level {
+            Interrupt::None => {}
+            Interrupt::Graceful => {
+                let _ = control.send(Control::Cancel("interrupted".into()));
+            }
+            Interrupt::Kill => {
+                let _ = control.send(Control::Kill("interrupted".into()));
+                return;
+            }
+        }
+        if interrupt.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Runs a foreach step's items with the engine's own loop; `plugins` holds the sub-workflow's.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_foreach(
@@ -298,13 +323,16 @@ pub async fn run_foreach(
     observer: Arc<dyn crate::events::Observer>,
     context: &Path,
     scratch: &Path,
+    interrupt: tokio::sync::watch::Receiver<Interrupt>,
 ) -> StepRecord {
-    let (_int_tx, int_rx) = tokio::sync::watch::channel(Interrupt::None);
-    let ctx = Arc::new(Context { context_dir: context.to_path_buf(), plugins, config, interrupt: int_rx, observer });
-    let (_control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
+    let ctx =
+        Arc::new(Context { context_dir: context.to_path_buf(), plugins, config, interrupt: interrupt.clone(), observer });
+    let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
+    let forward = tokio::spawn(forward_interrupt(interrupt, control_tx));
     let r =
         exec::run_foreach(Arc::new(sub.clone()), items, parallelism, ctx, scratch.join(id), id.to_string(), control_rx)
             .await;
+    forward.abort();
     match r {
         Ok(data) => StepRecord::output("success", Value::map_from([("data", data)])),
         Err(failure) => {

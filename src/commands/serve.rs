@@ -1,0 +1,79 @@
+//! Owns `serve-plugin`: start the executor plugin's HTTP server, serve until SIGTERM/SIGINT,
+//! then cancel running steps as `run` does (a second signal kills them) and exit 0 once every
+//! step has ended.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::argo::serve::executions::{Executions, Settings};
+use crate::argo::serve::http::{router, Server};
+use crate::cli::argo::ServePluginArgs;
+use crate::engine::Interrupt;
+use crate::error::{exit, Error, Result};
+use crate::ui::Printer;
+
+pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
+    crate::ui::logging::init(verbosity, None);
+    let seconds = |name: &str, s: f64| {
+        if s.is_finite() && s > 0.0 {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(Error::Usage(format!("--{name} must be a positive number of seconds")))
+        }
+    };
+    let settings = Settings {
+        key: a.key,
+        max_concurrent: a.max_concurrent as usize,
+        reply_within: seconds("reply-within", a.reply_within)?,
+        requeue: seconds("requeue", a.requeue)?,
+        max_finished: a.max_finished as usize,
+        workdir: a.workdir,
+        verbosity,
+    };
+    let (tx, rx) = watch::channel(Interrupt::None);
+    let executions = Executions::new(settings, rx.clone());
+    let server = Server::new(executions.clone(), a.token_file);
+    let address = std::net::SocketAddr::new(a.address, a.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {address}"), e))?;
+    let bound = listener.local_addr().map_err(|e| Error::io("cannot read the listening address", e))?;
+    let printer = Printer::new(verbosity);
+    printer.notice(&format!("serve-plugin: listening on {bound}"));
+    tokio::spawn(watch_signals(tx, printer.clone()));
+    let mut stop = rx.clone();
+    let shutdown = async move {
+        let _ = stop.wait_for(|i| *i != Interrupt::None).await;
+    };
+    let served = axum::serve(listener, router(server)).with_graceful_shutdown(shutdown).await;
+    if let Err(e) = served {
+        return Err(Error::io("the executor plugin's server failed", e));
+    }
+    // Calls in flight have had their answers; wait for cancelled steps to end (and be reaped).
+    executions.drained().await;
+    printer.notice("serve-plugin: stopped");
+    Ok(exit::SUCCESS)
+}
+
+/// First SIGTERM/SIGINT: stop serving and cancel running steps. Second: kill them now.
+async fn watch_signals(tx: watch::Sender<Interrupt>, printer: Printer) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return;
+    };
+    let mut count = 0;
+    loop {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        count += 1;
+        if count == 1 {
+            printer.notice("serve-plugin: stopping; cancelling running steps (a second signal kills them)");
+            let _ = tx.send(Interrupt::Graceful);
+        } else {
+            let _ = tx.send(Interrupt::Kill);
+        }
+    }
+}
