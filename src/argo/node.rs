@@ -220,9 +220,8 @@ fn prepare_request(
     let mut wf = Workflow::load(&wf_path, &context).map_err(|e| invalid(e.to_string()))?;
     pin(&mut wf, &plan.plugins).map_err(invalid)?;
     let input_text = &request.input.text;
-    let json: serde_json::Value =
-        serde_json::from_str(if input_text.trim().is_empty() { "{}" } else { input_text })
-            .map_err(|e| invalid(format!("{}: the input is not JSON: {e}", request.input.origin.display())))?;
+    let json: serde_json::Value = serde_json::from_str(if input_text.trim().is_empty() { "{}" } else { input_text })
+        .map_err(|e| invalid(format!("{}: the input is not JSON: {e}", request.input.origin.display())))?;
     let mut raw = plan::from_wire(&json);
     for (field, rel) in &plan.secret_inputs {
         let Some(dir) = &request.secrets else {
@@ -280,12 +279,17 @@ async fn run_step(p: Prepared, files: &Files, scratch: &Path) -> i32 {
 /// (cached and locked), input validation, the plugin over ATP with its timeout. Shared by the
 /// pod runner (`node run`) and the executor plugin (`serve-plugin`).
 async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watch::Receiver<Interrupt>) -> StepResult {
-    let done = |output_id: &str, record: Option<&StepRecord>, code: i32| StepResult {
+    let done_with = |output_id: &str, record: Option<&StepRecord>, code: i32, stderr: &str| StepResult {
         output_id: output_id.to_string(),
         result: record.map(record_json),
         code,
-        message: if code == exit::OK { None } else { record.and_then(|r| r.message.clone()) },
+        message: if code == exit::OK {
+            None
+        } else {
+            record.and_then(|r| r.message.clone()).map(|m| with_stderr(m, stderr))
+        },
     };
+    let done = |output_id: &str, record: Option<&StepRecord>, code: i32| done_with(output_id, record, code, "");
     let invalid = |message: &str| {
         crate::ui::Printer::default().error(message);
         StepResult::invalid(message)
@@ -308,13 +312,13 @@ async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watc
         let r = StepRecord::crashed(e.to_string(), false);
         done(ids::DEPLOY_FAILED, Some(&r), exit::DEPLOY_FAILED)
     };
-    let record = match decision {
+    let (record, stderr) = match decision {
         Decision::Skipped(why) => {
             crate::ui::Printer::default().notice(&format!("step {id}: not run: {why}"));
             return done(ids::SKIPPED, None, exit::OK);
         }
         Decision::Disabled(r) => return done(ids::DISABLED, Some(&r), exit::OK),
-        Decision::Crashed(r) => r,
+        Decision::Crashed(r) => (r, String::new()),
         Decision::Plugin { input, timeout, closure_wait } => {
             let StepKind::Plugin(ps) = &p.wf.steps[&id].kind else { return invalid("not a plugin step") };
             let plugins = match deploy(p, &id).await {
@@ -333,7 +337,7 @@ async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watc
                 Ok(pl) => pl,
                 Err(e) => return deploy_failed(e),
             };
-            en::run_foreach(
+            let record = en::run_foreach(
                 &id,
                 &f.workflow,
                 items,
@@ -345,7 +349,8 @@ async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watc
                 &scratch.join("work"),
                 interrupt,
             )
-            .await
+            .await;
+            (record, String::new())
         }
     };
     let (oid, code) = if let Some((o, _)) = record.stages.get("outputs") {
@@ -357,9 +362,6 @@ async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watc
     } else {
         (ids::CRASHED.to_string(), exit::CRASHED)
     };
-    if code != exit::OK {
-        crate::ui::Printer::default().notice(&format!("step {id}: {}", record.message.as_deref().unwrap_or("failed")));
-    }
     let text = record_json(&record);
     if text.len() as u64 > p.plan.inline_max {
         let message = format!(
@@ -371,7 +373,23 @@ async fn execute_step(p: &Prepared, scratch: &Path, interrupt: tokio::sync::watc
         let r = StepRecord::crashed(message, true);
         return done(ids::CRASHED, Some(&r), exit::CRASHED);
     }
-    done(&oid, Some(&record), code)
+    let result = done_with(&oid, Some(&record), code, &stderr);
+    if let Some(m) = &result.message {
+        crate::ui::Printer::default().notice(&format!("step {id}: {m}"));
+    }
+    result
+}
+
+/// A crash message with the plugin's last stderr lines, unless it carries them already.
+fn with_stderr(message: String, stderr: &str) -> String {
+    const MARK: &str = "plugin stderr (last lines):";
+    let tail = stderr.trim();
+    if tail.is_empty() || message.contains(MARK) {
+        return message;
+    }
+    let lines: Vec<&str> = tail.lines().collect();
+    let shown = lines[lines.len().saturating_sub(20)..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>();
+    format!("{message}\n{MARK}\n{}", shown.join("\n"))
 }
 
 /// Deploys only what step `id` runs: its plugin, or every plugin of its foreach sub-workflow.
@@ -536,5 +554,18 @@ async fn run_all(p: Prepared, files: &Files, scratch: &Path) -> i32 {
         Ok(r) => finish_document(Ok((r.output_id, r.output_data, r.is_error)), &files.out),
         Err(ExecError::Failed { message, .. }) => finish_document(Err(message), &files.out),
         Err(ExecError::Interrupted { .. }) => finish_document(Err("interrupted".into()), &files.out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_message_gets_the_stderr_tail_once() {
+        let m = with_stderr("timed out after 1 s".into(), "a\nb\n");
+        assert_eq!(m, "timed out after 1 s\nplugin stderr (last lines):\n  | a\n  | b");
+        assert_eq!(with_stderr(m.clone(), "a\nb\n"), m);
+        assert_eq!(with_stderr("x".into(), "  \n"), "x");
     }
 }

@@ -41,7 +41,7 @@ pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
     let bound = listener.local_addr().map_err(|e| Error::io("cannot read the listening address", e))?;
     let printer = Printer::new(verbosity);
     printer.notice(&format!("serve-plugin: listening on {bound}"));
-    tokio::spawn(watch_signals(tx, printer.clone()));
+    tokio::spawn(watch_signals(tx, printer));
     let mut stop = rx.clone();
     let shutdown = async move {
         let _ = stop.wait_for(|i| *i != Interrupt::None).await;

@@ -233,6 +233,8 @@ pub fn decide(wf: &Workflow, id: &str, view: &FinishedView, config: &Config) -> 
 }
 
 /// Runs a plugin step as `run` does: the input is validated against the step's schema first.
+/// Also returns the tail of the plugin's stderr when it crashed (else empty), for the runner's
+/// messages.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_plugin(
     id: &str,
@@ -243,15 +245,15 @@ pub async fn run_plugin(
     closure_wait: Duration,
     cwd: &Path,
     interrupt: tokio::sync::watch::Receiver<Interrupt>,
-) -> StepRecord {
+) -> (StepRecord, String) {
     let Some(schema) = plugin.schema.steps.get(step_name) else {
-        return StepRecord::crashed(format!("the plugin has no step '{step_name}'"), false);
+        return (StepRecord::crashed(format!("the plugin has no step '{step_name}'"), false), String::new());
     };
     let input = match schema.input.validate(&input) {
         Ok(v) => v,
         Err(e) => {
             let at = if e.path.is_empty() { format!(": {}", e.message) } else { format!(" -> {e}") };
-            return StepRecord::crashed(format!("step '{id}' input{at}"), false);
+            return (StepRecord::crashed(format!("step '{id}' input{at}"), false), String::new());
         }
     };
     let task = PluginTask {
@@ -277,22 +279,25 @@ pub async fn run_plugin(
             if !debug_logs.is_empty() {
                 crate::ui::Printer::default().raw(&debug_logs);
             }
-            StepRecord::output(&output_id, data)
+            (StepRecord::output(&output_id, data), String::new())
         }
-        Some(PluginOutcome::Crashed { message, debug_logs, .. }) => {
+        Some(PluginOutcome::Crashed { message, debug_logs, stderr, .. }) => {
             if !debug_logs.is_empty() {
                 crate::ui::Printer::default().raw(&debug_logs);
             }
-            StepRecord::crashed(message, true)
+            (StepRecord::crashed(message, true), stderr)
         }
-        Some(PluginOutcome::Cancelled { reason }) => StepRecord::crashed(reason, true),
-        None => StepRecord::crashed("the step did not run".into(), true),
+        Some(PluginOutcome::Cancelled { reason }) => (StepRecord::crashed(reason, true), String::new()),
+        None => (StepRecord::crashed("the step did not run".into(), true), String::new()),
     }
 }
 
 /// Turns an interrupt into the step's control, as `run` does for its running steps: the first
 /// asks the plugin to cancel (then kills it after the closure wait), the second kills it.
-async fn forward_interrupt(mut interrupt: tokio::sync::watch::Receiver<Interrupt>, control: tokio::sync::watch::Sender<Control>) {
+async fn forward_interrupt(
+    mut interrupt: tokio::sync::watch::Receiver<Interrupt>,
+    control: tokio::sync::watch::Sender<Control>,
+) {
     loop {
         let level = *interrupt.borrow_and_update();
         match level {
@@ -325,8 +330,13 @@ pub async fn run_foreach(
     scratch: &Path,
     interrupt: tokio::sync::watch::Receiver<Interrupt>,
 ) -> StepRecord {
-    let ctx =
-        Arc::new(Context { context_dir: context.to_path_buf(), plugins, config, interrupt: interrupt.clone(), observer });
+    let ctx = Arc::new(Context {
+        context_dir: context.to_path_buf(),
+        plugins,
+        config,
+        interrupt: interrupt.clone(),
+        observer,
+    });
     let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
     let forward = tokio::spawn(forward_interrupt(interrupt, control_tx));
     let r =

@@ -30,9 +30,22 @@ pub(super) struct StepInput {
 
 #[derive(Debug, Clone)]
 pub(super) enum PluginOutcome {
-    Output { output_id: String, data: Value, debug_logs: String },
-    Crashed { message: String, debug_logs: String, cause: CrashCause },
-    Cancelled { reason: String },
+    Output {
+        output_id: String,
+        data: Value,
+        debug_logs: String,
+    },
+    /// `stderr`: the tail of what the plugin wrote there, when it ran (the node runner reports it;
+    /// `run` keeps the crash message as the reference engine words it).
+    Crashed {
+        message: String,
+        debug_logs: String,
+        cause: CrashCause,
+        stderr: String,
+    },
+    Cancelled {
+        reason: String,
+    },
 }
 
 /// Why an attempt crashed: retries treat these differently (`retry.on`), and a timeout is
@@ -118,6 +131,7 @@ impl PluginTask {
                         message: e.to_string(),
                         debug_logs: String::new(),
                         cause: CrashCause::Startup,
+                        stderr: String::new(),
                     }),
                     None,
                     false,
@@ -130,6 +144,7 @@ impl PluginTask {
                     message: e.to_string(),
                     debug_logs: String::new(),
                     cause: CrashCause::Run,
+                    stderr: String::new(),
                 }),
                 Some(process),
                 true,
@@ -145,13 +160,23 @@ impl PluginTask {
         };
         tokio::pin!(sleep);
         tokio::select! {
-            r = process.result(&self.run_id) => (Some(from_result(r)), Some(process), false),
+            r = process.result(&self.run_id) => {
+                let mut outcome = from_result(r);
+                if let PluginOutcome::Crashed { stderr, .. } = &mut outcome {
+                    // The plugin writes its traceback just before it reports the failure: give the
+                    // drain a moment to read it.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    *stderr = process.stderr_tail();
+                }
+                (Some(outcome), Some(process), false)
+            }
             _ = &mut sleep => {
                 let secs = work.timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
                 let reason = format!("timed out after {} s", trim_float(secs));
                 self.stop(&mut process, &work, &reason).await;
+                let stderr = process.stderr_tail();
                 (
-                    Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new(), cause: CrashCause::Timeout }),
+                    Some(PluginOutcome::Crashed { message: reason, debug_logs: String::new(), cause: CrashCause::Timeout, stderr }),
                     Some(process),
                     true,
                 )
@@ -250,7 +275,12 @@ fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
         Ok(done) => {
             PluginOutcome::Output { output_id: done.output_id, data: done.output_data, debug_logs: done.debug_logs }
         }
-        Err(e) => PluginOutcome::Crashed { message: e.to_string(), debug_logs: String::new(), cause: CrashCause::Run },
+        Err(e) => PluginOutcome::Crashed {
+            message: e.to_string(),
+            debug_logs: String::new(),
+            cause: CrashCause::Run,
+            stderr: String::new(),
+        },
     }
 }
 

@@ -21,5 +21,6 @@ mod protocol;
 mod reliability;
 mod retries;
 mod secrets;
+mod serve;
 mod transports;
 mod yaml_readers;

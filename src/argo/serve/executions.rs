@@ -244,7 +244,12 @@ fn node_of(request: &StepRequest, r: &StepResult) -> NodeResult {
         }
     } else {
         let why = r.message.clone().unwrap_or_else(|| format!("failed with runner code {}", r.code));
-        NodeResult { phase: Phase::Failed, message: tail(&format!("step '{step}': {why}")), outputs, progress: "1/1".into() }
+        NodeResult {
+            phase: Phase::Failed,
+            message: tail(&format!("step '{step}': {why}")),
+            outputs,
+            progress: "1/1".into(),
+        }
     }
 }
 

@@ -64,7 +64,7 @@ impl Reply {
 /// A duration as Go's `time.ParseDuration` reads it: whole seconds as `10s`, else milliseconds.
 pub fn go_duration(d: Duration) -> String {
     let ms = d.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
