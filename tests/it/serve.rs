@@ -253,6 +253,34 @@ fn a_retry_attempt_runs_the_step_again_and_another_workflow_too() {
 }
 
 #[test]
+fn without_a_node_name_or_after_eviction_a_step_is_never_run_twice() {
+    let e = export(&format!(
+        "  a:\n{ECHO}    input: {{msg: a, count_file: DIR/a.count}}\n  b:\n{ECHO}    input: {{msg: b, count_file: DIR/b.count}}\n"
+    ));
+    let plugin = e.start(&["--max-finished", "1"]);
+    let agent = Agent::new(plugin.port, TOKEN);
+    runtime().block_on(async {
+        // No `node`: the key is the uid and the whole template (with a warning).
+        let mut anonymous = e.body("uid-9", "b", "", 0);
+        let ours = anonymous["template"]["plugin"]["arcaflow"].as_object_mut().unwrap();
+        ours.remove("node");
+        ours.remove("attempt");
+        for _ in 0..2 {
+            assert_eq!(agent.execute(&anonymous).await.phase(), "Succeeded");
+        }
+        assert_eq!(runs(&e.path("b.count")), 1);
+        // Node a finishes, b pushes it out of memory: a is answered Failed, not run again.
+        assert_eq!(agent.execute(&e.body("uid-9", "a", "wf.a", 0)).await.phase(), "Succeeded");
+        assert_eq!(agent.execute(&e.body("uid-9", "b", "wf.b", 0)).await.phase(), "Succeeded");
+        let again = agent.execute(&e.body("uid-9", "a", "wf.a", 0)).await;
+        assert_eq!(again.phase(), "Failed", "{again:?}");
+        assert!(again.node.as_ref().unwrap()["message"].as_str().unwrap().contains("dropped from memory"));
+        assert_eq!(runs(&e.path("a.count")), 1);
+    });
+    assert!(plugin.log().contains("names no 'node'"), "{}", plugin.log());
+}
+
+#[test]
 fn calls_repeated_after_client_timeouts_get_the_one_execution() {
     let e = export(&format!("  slow:\n{ECHO}    input: {{msg: slow, sleep: 3, count_file: DIR/slow.count}}\n"));
     // The server holds each call up to 20 s (its default); the client gives up after 1 s and

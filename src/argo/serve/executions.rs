@@ -110,7 +110,7 @@ impl Executions {
             Ok(Err(_)) => Reply::done(failed_node("internal error: the step's task ended without a result")),
             Err(_) => {
                 let elapsed = started.elapsed();
-                let after = (elapsed / 2).clamp(self.settings.requeue, self.settings.requeue * 6);
+                let after = requeue_after(self.settings.requeue, elapsed);
                 Reply::again(Phase::Running, format!("running for {} s", elapsed.as_secs()), after)
             }
         }
@@ -199,6 +199,12 @@ impl Executions {
     }
 }
 
+/// Polls a long step less often: half its running time, between `base` and six times `base`
+/// (5 s → 30 s by default; Argo's agent reports results every 10 s anyway).
+fn requeue_after(base: Duration, elapsed: Duration) -> Duration {
+    (elapsed / 2).clamp(base, base * 6)
+}
+
 /// A field that Argo substituted as a string, or a number such as `attempt: 1`.
 fn text(v: &serde_json::Value) -> Option<String> {
     match v {
@@ -273,6 +279,14 @@ mod tests {
     fn keys_differ_by_attempt_and_do_not_collide_on_concatenation() {
         assert_ne!(digest(&["u", "n", "0"]), digest(&["u", "n", "1"]));
         assert_ne!(digest(&["ab", "c"]), digest(&["a", "bc"]));
+    }
+
+    #[test]
+    fn requeue_grows_with_the_running_time_within_bounds() {
+        let base = Duration::from_secs(5);
+        assert_eq!(requeue_after(base, Duration::from_secs(1)), base);
+        assert_eq!(requeue_after(base, Duration::from_secs(24)), Duration::from_secs(12));
+        assert_eq!(requeue_after(base, Duration::from_secs(3600)), Duration::from_secs(30));
     }
 
     #[test]
