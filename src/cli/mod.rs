@@ -247,7 +247,7 @@ async fn dispatch(command: Command, verbosity: i8) -> Result<i32> {
         Command::Export(cmd) => commands::export::export(cmd, verbosity).await,
         Command::Argo(cmd) => commands::argo::argo(cmd, verbosity).await,
         Command::Node(cmd) => commands::node::node(cmd, verbosity).await,
-        Command::ServePlugin(args) => commands::serve::serve(args, verbosity).await,
+        Command::ServePlugin(args) => commands::serve::serve(&inv, args, verbosity).await,
     }
 }
 

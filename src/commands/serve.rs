@@ -4,16 +4,15 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::argo::serve::executions::{Executions, Settings};
 use crate::argo::serve::http::{router, Server};
 use crate::cli::argo::ServePluginArgs;
+use crate::cli::invocation::Invocation;
 use crate::engine::Interrupt;
 use crate::error::{exit, Error, Result};
 use crate::ui::Printer;
 
-pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
+pub(crate) async fn serve(inv: &Invocation, a: ServePluginArgs, verbosity: i8) -> Result<i32> {
     crate::ui::logging::init(verbosity, None);
     let seconds = |name: &str, s: f64| {
         if s.is_finite() && s > 0.0 {
@@ -31,7 +30,8 @@ pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
         workdir: a.workdir,
         verbosity,
     };
-    let (tx, rx) = watch::channel(Interrupt::None);
+    // The first SIGTERM/SIGINT stops serving and cancels running steps; a second kills them.
+    let rx = inv.interrupts.claim();
     let executions = Executions::new(settings, rx.clone());
     let server = Server::new(executions.clone(), a.token_file);
     let address = std::net::SocketAddr::new(a.address, a.port);
@@ -41,7 +41,6 @@ pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
     let bound = listener.local_addr().map_err(|e| Error::io("cannot read the listening address", e))?;
     let printer = Printer::new(verbosity);
     printer.notice(&format!("serve-plugin: listening on {bound}"));
-    tokio::spawn(watch_signals(tx, printer));
     let mut stop = rx.clone();
     let shutdown = async move {
         let _ = stop.wait_for(|i| *i != Interrupt::None).await;
@@ -54,26 +53,4 @@ pub(crate) async fn serve(a: ServePluginArgs, verbosity: i8) -> Result<i32> {
     executions.drained().await;
     printer.notice("serve-plugin: stopped");
     Ok(exit::SUCCESS)
-}
-
-/// First SIGTERM/SIGINT: stop serving and cancel running steps. Second: kill them now.
-async fn watch_signals(tx: watch::Sender<Interrupt>, printer: Printer) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return;
-    };
-    let mut count = 0;
-    loop {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        count += 1;
-        if count == 1 {
-            printer.notice("serve-plugin: stopping; cancelling running steps (a second signal kills them)");
-            let _ = tx.send(Interrupt::Graceful);
-        } else {
-            let _ = tx.send(Interrupt::Kill);
-        }
-    }
 }
