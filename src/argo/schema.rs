@@ -104,6 +104,26 @@ pub fn validate(doc: &Value) -> Result<Vec<Violation>, String> {
     Ok(out)
 }
 
+/// Validates `doc` against one definition of the strict schema, e.g.
+/// `io.argoproj.workflow.v1alpha1.ExecutorPluginSpec` or `io.k8s.api.core.v1.Container`.
+pub fn validate_as(definition: &str, doc: &Value) -> Result<Vec<Violation>, String> {
+    let defs = strict_definitions()?;
+    if defs.get(definition).is_none() {
+        return Err(format!("the Argo schema has no definition '{definition}'"));
+    }
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/definitions/{definition}"),
+        "definitions": defs,
+    });
+    let validator =
+        jsonschema::validator_for(&schema).map_err(|e| format!("cannot compile the strict Argo schema: {e}"))?;
+    Ok(validator
+        .iter_errors(doc)
+        .map(|e| Violation { path: e.instance_path().to_string(), message: e.to_string() })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

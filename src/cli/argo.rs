@@ -160,4 +160,29 @@ pub(crate) struct ServePluginArgs {
     /// The shortest requeue in seconds (it grows with a step's running time, up to 6 times this).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0, hide = true)]
     pub(crate) requeue: f64,
+    /// Print the plugin.yaml (`kind: ExecutorPlugin`) that installs this plugin, and exit.
+    #[arg(long, help_heading = "Installing", conflicts_with = "configmap")]
+    pub(crate) manifest: bool,
+    /// Print the ConfigMap `argo executor-plugin build` would make (ready to `kubectl apply`), and exit.
+    #[arg(long, help_heading = "Installing")]
+    pub(crate) configmap: bool,
+    /// The sidecar's image: arcaflow-py, Python, uv and git (see `export containerfile`).
+    #[arg(long, value_name = "IMG", default_value = DEFAULT_IMAGE, help_heading = "Installing")]
+    pub(crate) image: String,
+    /// The plugin's name (the ConfigMap and the ServiceAccount are `<name>-executor-plugin`).
+    #[arg(long, value_name = "N", default_value = "arcaflow", help_heading = "Installing")]
+    pub(crate) name: String,
+    #[arg(long, value_name = "NS", help_heading = "Installing")]
+    pub(crate) namespace: Option<String>,
+    #[arg(long, value_name = "Q", default_value = "250m", help_heading = "Installing")]
+    pub(crate) cpu_request: String,
+    #[arg(long, value_name = "Q", default_value = "256Mi", help_heading = "Installing")]
+    pub(crate) memory_request: String,
+    #[arg(long, value_name = "Q", default_value = "1", help_heading = "Installing")]
+    pub(crate) cpu_limit: String,
+    #[arg(long, value_name = "Q", default_value = "1Gi", help_heading = "Installing")]
+    pub(crate) memory_limit: String,
+    /// Do not mount the ServiceAccount token (steps then cannot call the Kubernetes API).
+    #[arg(long, help_heading = "Installing")]
+    pub(crate) no_service_account_token: bool,
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::argo::serve::executions::{Executions, Settings};
 use crate::argo::serve::http::{router, Server};
+use crate::argo::serve::manifest::{self, Resources};
 use crate::cli::argo::ServePluginArgs;
 use crate::cli::invocation::Invocation;
 use crate::engine::Interrupt;
@@ -13,6 +14,9 @@ use crate::error::{exit, Error, Result};
 use crate::ui::Printer;
 
 pub(crate) async fn serve(inv: &Invocation, a: ServePluginArgs, verbosity: i8) -> Result<i32> {
+    if a.manifest || a.configmap {
+        return install_text(&a);
+    }
     crate::ui::logging::init(verbosity, None);
     let seconds = |name: &str, s: f64| {
         if s.is_finite() && s > 0.0 {
@@ -52,5 +56,20 @@ pub(crate) async fn serve(inv: &Invocation, a: ServePluginArgs, verbosity: i8) -
     // Calls in flight have had their answers; wait for cancelled steps to end (and be reaped).
     executions.drained().await;
     printer.notice("serve-plugin: stopped");
+    Ok(exit::SUCCESS)
+}
+
+/// `--manifest`/`--configmap`: the text that installs the plugin, on stdout.
+fn install_text(a: &ServePluginArgs) -> Result<i32> {
+    let mut o = manifest::Options::new(&a.image);
+    o.name = a.name.clone();
+    o.namespace = a.namespace.clone();
+    o.port = a.port;
+    o.requests = Resources { cpu: a.cpu_request.clone(), memory: a.memory_request.clone() };
+    o.limits = Resources { cpu: a.cpu_limit.clone(), memory: a.memory_limit.clone() };
+    o.service_account_token = !a.no_service_account_token;
+    o.check().map_err(Error::Usage)?;
+    let text = if a.manifest { manifest::plugin_yaml(&o) } else { manifest::configmap_yaml(&o) };
+    crate::ui::output::print(&text);
     Ok(exit::SUCCESS)
 }

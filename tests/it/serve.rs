@@ -365,3 +365,81 @@ fn the_swagger_check_refuses_a_misspelt_or_mistyped_reply() {
         assert!(caught.is_err(), "{bad} passed");
     }
 }
+
+fn install_text(flag: &str, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args(["serve-plugin", flag, "--image", "example.org/arcaflow-py:1.0", "--namespace", "argo"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[track_caller]
+fn assert_strict(definition: &str, doc: &Value) {
+    let v = arcaflow_py::argo::schema::validate_as(definition, doc).unwrap();
+    assert!(v.is_empty(), "{definition}: {v:#?}\n{doc:#}");
+}
+
+/// The four rules of Argo's `Sidecar.Validate`, which both `argo executor-plugin build` and the
+/// controller's `FromConfigMap` apply.
+#[track_caller]
+fn assert_sidecar_rules(c: &Value) {
+    assert!(c["ports"].as_array().is_some_and(|p| !p.is_empty()), "a port");
+    assert!(c["resources"]["requests"].as_object().is_some_and(|m| !m.is_empty()), "requests");
+    assert!(c["resources"]["limits"].as_object().is_some_and(|m| !m.is_empty()), "limits");
+    assert!(c["securityContext"].is_object(), "a securityContext");
+}
+
+#[test]
+fn the_plugin_manifest_and_configmap_are_golden_and_pass_the_strict_schema() {
+    let (code, plugin_yaml, err) = install_text("--manifest", &[]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("serve_plugin_yaml", plugin_yaml);
+    let plugin = arcaflow_py::yaml::parse_text(&plugin_yaml).unwrap().to_json();
+    // The schema's ExecutorPlugin is the workflow-level type (no apiVersion/kind): check the spec
+    // and metadata against their definitions and the two type fields here.
+    assert_eq!(
+        (plugin["apiVersion"].as_str(), plugin["kind"].as_str()),
+        (Some("argoproj.io/v1alpha1"), Some("ExecutorPlugin"))
+    );
+    assert_strict("io.argoproj.workflow.v1alpha1.ExecutorPluginSpec", &plugin["spec"]);
+    assert_strict("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", &plugin["metadata"]);
+    let container = &plugin["spec"]["sidecar"]["container"];
+    assert_sidecar_rules(container);
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true);
+
+    let (code, cm_yaml, err) = install_text("--configmap", &[]);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("serve_plugin_configmap", cm_yaml);
+    assert!(cm_yaml.starts_with("# This is an auto-generated file. DO NOT EDIT\n"));
+    let cm = arcaflow_py::yaml::parse_text(&cm_yaml).unwrap().to_json();
+    assert_eq!(cm["metadata"]["name"], "arcaflow-executor-plugin");
+    assert_eq!(cm["metadata"]["namespace"], "argo");
+    assert_eq!(cm["metadata"]["labels"]["workflows.argoproj.io/configmap-type"], "ExecutorPlugin");
+    assert_eq!(cm["metadata"]["annotations"], plugin["metadata"]["annotations"]);
+    assert_eq!(cm["data"]["sidecar.automountServiceAccountToken"], "true");
+    // The embedded sidecar is the plugin.yaml's container, and a valid Kubernetes Container.
+    let sidecar = arcaflow_py::yaml::parse_text(cm["data"]["sidecar.container"].as_str().unwrap()).unwrap().to_json();
+    assert_eq!(&sidecar, container);
+    assert_strict("io.k8s.api.core.v1.Container", &sidecar);
+    assert_sidecar_rules(&sidecar);
+    assert_eq!(sidecar["ports"][0]["containerPort"], 4355);
+    assert_eq!(sidecar["command"], json!(["arcaflow-py", "serve-plugin", "--port", "4355"]));
+    let mutated = json!({"name": "x", "image": "i", "resourcez": {}});
+    assert!(!arcaflow_py::argo::schema::validate_as("io.k8s.api.core.v1.Container", &mutated).unwrap().is_empty());
+}
+
+#[test]
+fn install_flags_that_argo_would_refuse_are_refused() {
+    let (code, out, err) = install_text("--configmap", &["--memory-limit", "lots"]);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(err.contains("--memory-limit: 'lots' is not a Kubernetes quantity"), "{err}");
+    let (code, _, err) = install_text("--manifest", &["--name", "Not_A_Name"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--name"), "{err}");
+    let (code, _, _) = install_text("--manifest", &["--configmap"]);
+    assert_eq!(code, 1, "one of the two");
+}

@@ -1,10 +1,11 @@
 //! Owns `arcaflow-py serve-plugin`: the Argo executor plugin (research §3). The HTTP side is in
 //! [`http`], the executions and their idempotency in [`executions`], the wire types in [`wire`],
-//! and the `plugin.yaml`/ConfigMap that install it in `manifest`. A step runs with the same code
+//! and the `plugin.yaml`/ConfigMap that install it in [`manifest`]. A step runs with the same code
 //! as the pod runner (`argo::node::execute_request`).
 
 pub mod executions;
 pub mod http;
+pub mod manifest;
 pub mod wire;
 
 /// The port Argo's agent calls (the sidecar's first containerPort).
