@@ -22,6 +22,7 @@ pub mod schema;
 pub mod session;
 pub mod state;
 mod sys;
+mod testhooks;
 pub mod ui;
 pub mod value;
 pub mod workdir;

@@ -99,6 +99,55 @@ impl Plugin {
 }
 
 impl Plugin {
+    /// A plugin that runs `python -m <module>` with `env`, for engine tests that drive a fake
+    /// ATP peer (what a real plugin cannot do on demand: take a chosen time at each point).
+    #[cfg(test)]
+    pub(crate) fn for_engine_tests(
+        python: PathBuf,
+        module: &str,
+        schema_value: Value,
+        env: Vec<(String, String)>,
+        in_use_lock: &Path,
+    ) -> Result<Plugin> {
+        let schema = PluginSchema::from_value(&schema_value)
+            .map_err(|e| Error::Deploy { plugin: module.into(), message: e.to_string() })?;
+        let meta = BuildMeta {
+            format: BUILD_FORMAT,
+            name: module.into(),
+            module: module.into(),
+            source: "test".into(),
+            commit: None,
+            subdirectory: None,
+            python: python.display().to_string(),
+            python_version: String::new(),
+            installer: String::new(),
+            created_unix: 0,
+            compatible: true,
+            created_ms: 0,
+            build_seconds: 0.0,
+        };
+        Ok(Plugin {
+            spec: ModuleSpec {
+                name: module.into(),
+                module: module.into(),
+                source: Source::Local { path: PathBuf::from("/") },
+            },
+            python,
+            module: module.into(),
+            schema,
+            schema_value,
+            build_dir: PathBuf::new(),
+            meta,
+            built_now: false,
+            startup_timeout: Duration::from_secs(30),
+            spare: std::sync::Mutex::new(None),
+            env,
+            _in_use: workdir::lock_shared(in_use_lock)?,
+        })
+    }
+}
+
+impl Plugin {
     pub fn launch(&self, cwd: &Path) -> Launch {
         Launch {
             python: self.python.clone(),

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::resolve::{resolve, DataView, PathStatus, Res};
-use super::step::{stopped, Control, CrashCause, PluginOutcome, PluginTask, StepInput};
+use super::step::{stopped, Control, CrashCause, PluginOutcome, PluginTask, StepInput, Stop};
 use super::step_name;
 use crate::config::{Config, LogLevel};
 use crate::deployer::Plugin;
@@ -173,6 +173,9 @@ struct Run {
     tx: mpsc::UnboundedSender<(String, Outcome)>,
     rx: mpsc::UnboundedReceiver<(String, Outcome)>,
     tasks: JoinSet<()>,
+    /// Which step each task in `tasks` runs: a task that ends (or panics) without having
+    /// reported an outcome is noticed by its id.
+    task_steps: HashMap<tokio::task::Id, String>,
     scratch: PathBuf,
     label: String,
     /// While resumed steps are finished: the run they come from.
@@ -267,7 +270,19 @@ impl Run {
                 )
             })
             .collect();
-        Run { wf, ctx, root, steps, tx, rx, tasks: JoinSet::new(), scratch, label, resuming: None }
+        Run {
+            wf,
+            ctx,
+            root,
+            steps,
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            task_steps: HashMap::new(),
+            scratch,
+            label,
+            resuming: None,
+        }
     }
 
     /// Steps that completed in the resumed run are finished before anything starts.
@@ -295,8 +310,13 @@ impl Run {
 
     async fn main_loop(&mut self, mut stop: watch::Receiver<Interrupt>) -> Result<RunResult, ExecError> {
         self.prelaunch();
-        let mut interrupted = false;
+        let mut seen = Interrupt::None;
+        let mut stop_open = true;
         let result = loop {
+            // An interrupt that came while the loop was busy (a long expression, a stop of many
+            // steps) is acted on before anything else is started.
+            self.notice_interrupt(*stop.borrow_and_update(), &mut seen);
+            let interrupted = seen != Interrupt::None;
             if !interrupted {
                 self.advance();
             }
@@ -312,25 +332,23 @@ impl Run {
                 }
                 break Err(self.deadlock_message());
             }
+            if self.label.is_empty() {
+                crate::testhooks::busy_once();
+            }
             tokio::select! {
                 ev = self.rx.recv() => {
                     if let Some((id, outcome)) = ev {
                         self.on_outcome(&id, outcome);
                     }
                 }
-                changed = stop.changed(), if !matches!(*stop.borrow(), Interrupt::Kill) => {
-                    let level = if changed.is_ok() { *stop.borrow() } else { Interrupt::None };
-                    match level {
-                        Interrupt::None => {}
-                        Interrupt::Graceful => {
-                            interrupted = true;
-                            self.stop_all(Control::Cancel("interrupted".into()), true);
-                        }
-                        Interrupt::Kill => {
-                            interrupted = true;
-                            self.stop_all(Control::Kill("interrupted".into()), true);
-                        }
+                joined = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    if let Some(joined) = joined {
+                        self.on_task_end(joined);
                     }
+                }
+                changed = stop.changed(), if stop_open => {
+                    // The sender gone means no interrupt can come any more.
+                    stop_open = changed.is_ok();
                 }
             }
         };
@@ -338,13 +356,75 @@ impl Run {
         self.stop_all(Control::Kill("the workflow finished".into()), false);
         self.drain().await;
         let steps = self.reports();
+        // An interrupt of the top-level run (Ctrl-C) is honoured even when it came too late to
+        // stop anything: the run ends as interrupted (exit 130), never as a success. A foreach
+        // item stopped with its foreach step keeps an output it produced in answer.
+        let interrupted = seen != Interrupt::None || *stop.borrow() != Interrupt::None;
+        let top = self.label.is_empty();
         match result {
+            Ok(_) if interrupted && top => Err(ExecError::Interrupted { steps }),
+            Err(_) if interrupted => Err(ExecError::Interrupted { steps }),
             Ok(mut r) => {
                 r.steps = steps;
                 Ok(r)
             }
-            Err(_) if interrupted => Err(ExecError::Interrupted { steps }),
             Err(message) => Err(ExecError::Failed { message, steps }),
+        }
+    }
+
+    /// Acts on an interrupt level not acted on yet: graceful cancels running steps and starts
+    /// nothing new; kill stops them at once (also when graceful was never seen).
+    fn notice_interrupt(&mut self, level: Interrupt, seen: &mut Interrupt) {
+        if level == *seen || level == Interrupt::None {
+            return;
+        }
+        match level {
+            Interrupt::None => {}
+            Interrupt::Graceful => {
+                if *seen == Interrupt::None {
+                    self.stop_all(Control::Cancel("interrupted".into()), true);
+                    *seen = Interrupt::Graceful;
+                }
+            }
+            Interrupt::Kill => {
+                self.stop_all(Control::Kill("interrupted".into()), true);
+                *seen = Interrupt::Kill;
+            }
+        }
+    }
+
+    /// A step's task ended. Its outcome, sent just before, may still be queued: it is taken
+    /// first. A task that ended without one, or panicked, crashes its step, so the run never
+    /// waits for an outcome that cannot come.
+    fn on_task_end(&mut self, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        while let Ok((id, outcome)) = self.rx.try_recv() {
+            self.on_outcome(&id, outcome);
+        }
+        let (task, panic) = match joined {
+            Ok((task, ())) => (task, None),
+            Err(e) => (e.id(), Some(join_error_message(e))),
+        };
+        let Some(id) = self.task_steps.remove(&task) else { return };
+        let Some(phase) = self.steps.get(&id).map(|s| s.phase) else { return };
+        // A step retried in a newer task is that task's to report.
+        let superseded = self.task_steps.values().any(|s| *s == id);
+        match (phase, panic) {
+            (_, Some(message)) if superseded => {
+                tracing::error!("step {}{id}: an earlier attempt's task panicked: {message}", self.label);
+            }
+            (_, None) if superseded => {}
+            (Phase::Finished, None) => {}
+            (Phase::Finished, Some(message)) => {
+                tracing::error!("step {}{id}: its task panicked after its outcome: {message}", self.label);
+            }
+            (_, Some(message)) => {
+                self.crash(&id, format!("internal error: the step's task panicked: {message}"));
+            }
+            (Phase::Running, None) => {
+                self.crash(&id, "internal error: the step's task ended without reporting an outcome".into());
+            }
+            // A prelaunched process whose input never came: starting the step later finds it gone.
+            (Phase::Waiting, None) => {}
         }
     }
 
@@ -377,12 +457,13 @@ impl Run {
             };
             let tx = self.tx.clone();
             let id2 = id.clone();
-            self.tasks.spawn(async move {
+            let handle = self.tasks.spawn(async move {
                 task.run(input_rx, control_rx, move |outcome| {
                     let _ = tx.send((id2, Outcome::Plugin(outcome)));
                 })
                 .await;
             });
+            self.task_steps.insert(handle.id(), id.clone());
             if let Some(s) = self.steps.get_mut(&id) {
                 s.input_tx = Some(input_tx);
                 s.control = Some(control_tx);
@@ -567,10 +648,13 @@ impl Run {
         let tx = self.tx.clone();
         let id2 = id.to_string();
         let what = format!("foreach over {} items, parallelism {parallelism}", items.len());
-        self.tasks.spawn(async move {
+        let hook = label.clone();
+        let handle = self.tasks.spawn(async move {
+            crate::testhooks::maybe_panic(&hook);
             let r = run_foreach(sub, items, parallelism, ctx, scratch, label, control_rx).await;
             let _ = tx.send((id2, Outcome::Foreach(r)));
         });
+        self.task_steps.insert(handle.id(), id.to_string());
         if let Some(s) = self.steps.get_mut(id) {
             s.control = Some(control_tx);
         }
@@ -613,6 +697,10 @@ impl Run {
     }
 
     fn on_outcome(&mut self, id: &str, outcome: Outcome) {
+        // One outcome per step: anything for a step that is not running is stale.
+        if self.steps.get(id).is_none_or(|s| s.phase != Phase::Running) {
+            return;
+        }
         let outcome = match outcome {
             Outcome::Plugin(o) => match self.end_attempt(id, o) {
                 Some(o) => Outcome::Plugin(o),
@@ -744,14 +832,14 @@ impl Run {
             spare_dir: Default::default(),
         };
         let tx = self.tx.clone();
+        let step = id.to_string();
         let id = id.to_string();
-        self.tasks.spawn(async move {
+        let handle = self.tasks.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 c = stopped(&mut control_rx) => {
                     let reason = match c {
-                        Control::Cancel(r) | Control::Kill(r) => r,
-                        Control::Run => String::new(),
+                        Stop::Cancel(r) | Stop::Kill(r) => r,
                     };
                     let reason = format!("{reason} (while waiting to retry)");
                     let _ = tx.send((id, Outcome::Plugin(PluginOutcome::Cancelled { reason })));
@@ -766,6 +854,7 @@ impl Run {
             })
             .await;
         });
+        self.task_steps.insert(handle.id(), step);
     }
 
     fn output_is_error(&self, id: &str, output_id: &str) -> bool {
@@ -903,12 +992,25 @@ impl Run {
     }
 
     async fn drain(&mut self) {
-        while self.tasks.join_next().await.is_some() {}
-        while let Ok((id, outcome)) = self.rx.try_recv() {
-            if self.steps.get(&id).is_some_and(|s| s.phase == Phase::Running) {
-                self.on_outcome(&id, outcome);
-            }
+        while let Some(joined) = self.tasks.join_next_with_id().await {
+            self.on_task_end(joined);
         }
+        while let Ok((id, outcome)) = self.rx.try_recv() {
+            self.on_outcome(&id, outcome);
+        }
+    }
+}
+
+/// What a task that did not finish normally left behind: its panic message when it panicked.
+fn join_error_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return e.to_string();
+    }
+    let payload = e.into_panic();
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_string(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => "a panic without a message".to_string(),
     }
 }
 
@@ -951,6 +1053,8 @@ pub(crate) async fn run_foreach(
     let (stop_tx, stop_rx) = watch::channel(Interrupt::None);
     let sem = Arc::new(Semaphore::new(parallelism));
     let mut set = JoinSet::new();
+    // Which item each task runs, so that a panicking item is an item error, not a lost item.
+    let mut task_items: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut waiting = items.into_iter().enumerate().peekable();
     let mut results: BTreeMap<usize, Result<Value, String>> = BTreeMap::new();
     let mut stopping = false;
@@ -966,7 +1070,7 @@ pub(crate) async fn run_foreach(
                 let (sub, ctx, stop) = (sub.clone(), ctx.clone(), stop_rx.clone());
                 let scratch = scratch.join(i.to_string());
                 let label = format!("{label}[{i}] -> ");
-                set.spawn(async move {
+                let handle = set.spawn(async move {
                     let _permit = permit;
                     let input = match sub.input.validate(&item) {
                         Ok(v) => v,
@@ -980,10 +1084,15 @@ pub(crate) async fn run_foreach(
                     };
                     (i, r)
                 });
+                task_items.insert(handle.id(), i);
             }
-            next = set.join_next(), if !set.is_empty() => match next {
-                Some(Ok((i, r))) => { results.insert(i, r); }
-                Some(Err(e)) => tracing::error!("a foreach item task failed: {e}"),
+            next = set.join_next_with_id(), if !set.is_empty() => match next {
+                Some(Ok((task, (i, r)))) => { task_items.remove(&task); results.insert(i, r); }
+                Some(Err(e)) => {
+                    if let Some(i) = task_items.remove(&e.id()) {
+                        results.insert(i, Err(format!("internal error: the item's task panicked: {}", join_error_message(e))));
+                    }
+                }
                 None => {}
             },
             changed = control.changed(), if control_open => {

@@ -234,3 +234,6 @@ pub async fn run_single(
         None => SingleOutcome::Failed("the step did not run".into()),
     })
 }
+
+#[cfg(test)]
+mod cancel_tests;

@@ -78,10 +78,11 @@ impl Drop for PluginTask {
 }
 
 impl PluginTask {
-    /// Runs to completion. Returns `None` when the input never came (step skipped or run over).
     /// Runs the step. `deliver` gets its outcome as soon as there is one, before the process has
     /// been told to exit and reaped (that happens afterwards; the run awaits this task before it
-    /// ends). A step whose input never comes delivers nothing.
+    /// ends). Once the input has come, exactly one outcome is delivered on every path (a stop
+    /// that races with the input is a `Cancelled` outcome); a step whose input never comes
+    /// delivers nothing. The run loop also notices a task that ends without an outcome.
     pub(super) async fn run(
         self,
         input: oneshot::Receiver<StepInput>,
@@ -112,17 +113,33 @@ impl PluginTask {
         }
     }
 
+    /// The step's id as the test hooks name it: the label without its `step ` prefix.
+    fn run_id_label(&self) -> String {
+        self.label.strip_prefix("step ").unwrap_or(&self.label).to_string()
+    }
+
     /// The outcome, the process still to end, and whether to kill it rather than let it exit.
     async fn drive(
         &self,
         input: oneshot::Receiver<StepInput>,
         control: &mut watch::Receiver<Control>,
     ) -> (Option<PluginOutcome>, Option<PluginProcess>, bool) {
-        let launched = self.launch().await;
-        let work = tokio::select! {
-            w = input => match w { Ok(w) => w, Err(_) => return (None, launched.ok(), false) },
-            _ = stopped(control) => return (None, launched.ok(), false),
+        let mut input = input;
+        // A stop during start-up (the handshake may take up to the startup timeout) is acted on
+        // at once: the half-started process is killed and reaped.
+        let launched = match self.launch(control).await {
+            Launched::Ready(p) => Ok(p),
+            Launched::Failed(e) => Err(e),
+            Launched::Stopped(s) => return (stopped_before_work(&mut input, s), None, false),
         };
+        // Biased towards the input: once the run loop sent it, the step is running for it and
+        // must get an outcome, even when a stop arrives at the same moment.
+        let work = tokio::select! {
+            biased;
+            w = &mut input => match w { Ok(w) => w, Err(_) => return (None, launched.ok(), false) },
+            s = stopped(control) => return (stopped_before_work(&mut input, s), launched.ok(), true),
+        };
+        crate::testhooks::maybe_panic(&self.run_id_label());
         let mut process = match launched {
             Ok(p) => p,
             Err(e) => {
@@ -151,7 +168,9 @@ impl PluginTask {
             );
         }
         let started = Instant::now();
-        let deadline = work.timeout.map(|t| started + t);
+        // A deadline too far away to be represented is no deadline (timeouts are range-checked
+        // at load; this keeps the addition from ever panicking).
+        let deadline = work.timeout.and_then(|t| started.checked_add(t));
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -181,11 +200,10 @@ impl PluginTask {
                     true,
                 )
             }
-            c = stopped(control) => {
-                match c {
-                    Control::Kill(reason) => (Some(PluginOutcome::Cancelled { reason }), Some(process), true),
-                    Control::Run => (None, Some(process), true),
-                    Control::Cancel(reason) => {
+            s = stopped(control) => {
+                match s {
+                    Stop::Kill(reason) => (Some(PluginOutcome::Cancelled { reason }), Some(process), true),
+                    Stop::Cancel(reason) => {
                         // A result sent in answer to the cancel signal is a normal result.
                         match self.stop(&mut process, &work, &reason).await {
                             Some(r) => (Some(from_result(Ok(r))), Some(process), false),
@@ -197,37 +215,49 @@ impl PluginTask {
         }
     }
 
-    async fn launch(&self) -> Result<PluginProcess, AtpError> {
+    async fn launch(&self, control: &mut watch::Receiver<Control>) -> Launched {
         if let Some(mut spare) = self.plugin.take_spare() {
             if let Some(p) = spare.process.take() {
                 if p.is_alive() && self.plugin.schema.steps.contains_key(&self.step) {
                     tracing::debug!("{}: using the process that read the plugin's schema", self.label);
                     // Its directory now belongs to this step: removed when the step is done.
                     *self.spare_dir.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::mem::take(&mut spare.cwd));
-                    return Ok(p);
+                    return Launched::Ready(p);
                 }
             }
         }
-        std::fs::create_dir_all(&self.cwd).map_err(|e| AtpError::Startup {
-            message: format!("cannot create the step's working directory {}: {e}", self.cwd.display()),
-            stderr: String::new(),
-        })?;
-        let mut p = PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label)?;
-        let hello = p.handshake(self.plugin.startup_timeout).await;
+        if let Err(e) = std::fs::create_dir_all(&self.cwd) {
+            return Launched::Failed(AtpError::Startup {
+                message: format!("cannot create the step's working directory {}: {e}", self.cwd.display()),
+                stderr: String::new(),
+            });
+        }
+        let mut p = match PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label) {
+            Ok(p) => p,
+            Err(e) => return Launched::Failed(e),
+        };
+        let hello = tokio::select! {
+            biased;
+            h = p.handshake(self.plugin.startup_timeout) => h,
+            s = stopped(control) => {
+                p.kill().await;
+                return Launched::Stopped(s);
+            }
+        };
         match hello {
             Ok(h) => {
                 if h.schema.get("steps").and_then(|s| s.get(&self.step)).is_none() {
                     p.kill().await;
-                    return Err(AtpError::Startup {
+                    return Launched::Failed(AtpError::Startup {
                         message: format!("the running plugin has no step '{}' (its cached schema is out of date: run 'arcaflow-py pull --pull-policy Always')", self.step),
                         stderr: String::new(),
                     });
                 }
-                Ok(p)
+                Launched::Ready(p)
             }
             Err(e) => {
                 p.kill().await;
-                Err(e)
+                Launched::Failed(e)
             }
         }
     }
@@ -257,17 +287,42 @@ impl PluginTask {
     }
 }
 
+/// How starting a plugin process ended.
+enum Launched {
+    Ready(PluginProcess),
+    Failed(AtpError),
+    /// Stopped during start-up; the process is gone already.
+    Stopped(Stop),
+}
+
+/// Why a step was told to stop.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Stop {
+    Cancel(String),
+    Kill(String),
+}
+
 /// Resolves when the control leaves `Run`; never resolves otherwise (or when the sender is gone).
-pub(super) async fn stopped(control: &mut watch::Receiver<Control>) -> Control {
+pub(super) async fn stopped(control: &mut watch::Receiver<Control>) -> Stop {
     loop {
-        let c = control.borrow_and_update().clone();
-        if c != Control::Run {
-            return c;
+        match control.borrow_and_update().clone() {
+            Control::Run => {}
+            Control::Cancel(reason) => return Stop::Cancel(reason),
+            Control::Kill(reason) => return Stop::Kill(reason),
         }
         if control.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// The outcome of a step stopped before its work started: `Cancelled` when its input had been
+/// sent already (the run loop counts it as running and waits for an outcome), none otherwise.
+fn stopped_before_work(input: &mut oneshot::Receiver<StepInput>, stop: Stop) -> Option<PluginOutcome> {
+    let reason = match stop {
+        Stop::Cancel(r) | Stop::Kill(r) => r,
+    };
+    input.try_recv().ok().map(|_| PluginOutcome::Cancelled { reason })
 }
 
 fn from_result(r: Result<crate::atp::WorkDone, AtpError>) -> PluginOutcome {
