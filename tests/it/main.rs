@@ -13,6 +13,7 @@ mod deployer;
 mod differential;
 mod faults;
 mod foundation;
+mod hangs;
 mod hostile;
 mod inline;
 mod lifecycle;

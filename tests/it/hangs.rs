@@ -1,0 +1,215 @@
+//! No hang, no lost signal, no swallowed panic (issue 13, items 1-4), with the real binary and
+//! the real SDK plugin (`tests/fixtures/testkit`). The engine-level property with a fake peer at
+//! every point of a step's life is `engine::cancel_tests` (src/engine/cancel_tests.rs).
+//!
+//! A hang is detected by an overall deadline far beyond the run's length (the run is then
+//! killed and the test fails): a hang detector, not a timing assertion.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Far beyond any of these runs' length: reaching it means the run hung.
+const HANG: Duration = Duration::from_secs(120);
+
+/// A running `arcaflow-py run` whose stderr is collected line by line as it comes.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(case: &Case) -> Running {
+        let mut child = case.command("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Running { child, stderr, reader: Some(reader) }
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits until stderr contains `text` (false when the process ended first or `HANG` passed).
+    fn wait_for(&mut self, text: &str) -> bool {
+        let deadline = Instant::now() + HANG;
+        while Instant::now() < deadline {
+            if self.stderr.lock().unwrap().contains(text) {
+                return true;
+            }
+            if self.child.try_wait().unwrap().is_some() {
+                return self.stderr.lock().unwrap().contains(text);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.pid(), sig);
+        }
+    }
+
+    /// The exit code, or a failure naming the hang (the process is killed then).
+    fn finish(mut self) -> (i32, String) {
+        let deadline = Instant::now() + HANG;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the run hung (no end within {} s); stderr:\n{}", HANG.as_secs(), self.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status.code().unwrap_or(-1), stderr)
+    }
+}
+
+fn wait_step_workflow(extra: &str, pid_file: &std::path::Path) -> String {
+    with_spec(&format!(
+        r#"version: v0.2.0
+input: {{root: In, objects: {{In: {{id: In, properties: {{}}}}}}}}
+steps:
+  waiting:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: wait
+    input: {{seconds: 30}}
+{extra}
+  hanging:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: hang
+    input: {{pid_file: "{}"}}
+outputs:
+  success:
+    a: !expr $.steps.waiting.outputs.success
+    b: !expr $.steps.hanging.outputs.success
+"#,
+        pid_file.display()
+    ))
+}
+
+#[test]
+fn stop_if_already_true_when_the_real_plugin_starts_ends_the_run() {
+    // Before the fix about half of these runs hung for ever.
+    for round in 0..6 {
+        let case = Case::new();
+        let pid_file = case.path("pids");
+        case.workflow(&wait_step_workflow("    stop_if: !expr 'true'", &pid_file));
+        let (code, stderr) = Running::start(&case).finish();
+        assert_eq!(code, 3, "round {round}: {stderr}");
+        assert!(stderr.contains("stop_if"), "round {round}: {stderr}");
+        if pid_file.exists() {
+            let pids = read_pids(&pid_file);
+            assert!(alive(&pids).is_empty(), "round {round}: plugin processes survived: {pids:?}");
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_shortly_after_step_started_ends_the_run_with_130() {
+    // One Ctrl-C at a different moment of the plugins' start-up in each round.
+    for (round, delay_ms) in [0u64, 15, 40, 80, 150, 300].into_iter().enumerate() {
+        let case = Case::new().arg("-v");
+        let pid_file = case.path("pids");
+        case.workflow(&wait_step_workflow("", &pid_file));
+        let mut run = Running::start(&case);
+        assert!(run.wait_for("started ("), "round {round}: no step started");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        run.signal(libc::SIGINT);
+        let (code, stderr) = run.finish();
+        assert_eq!(code, 130, "round {round} ({delay_ms} ms): {stderr}");
+        if pid_file.exists() {
+            let pids = read_pids(&pid_file);
+            assert!(alive(&pids).is_empty(), "round {round}: plugin processes survived: {pids:?}");
+        }
+    }
+}
+
+fn foreach_workflow(case: &Case) {
+    case.file(
+        "sub.yaml",
+        &with_spec(
+            r#"version: v0.2.0
+input: {root: I, objects: {I: {id: I, properties: {msg: {type: {type_id: string}}}}}}
+steps:
+  e:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: !expr $.input.msg}
+outputs:
+  success: {m: !expr $.steps.e.outputs.success.msg}
+"#,
+        ),
+    );
+    case.workflow(
+        r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  f:
+    kind: foreach
+    items: [{msg: one}, {msg: two}]
+    workflow: sub.yaml
+outputs:
+  success: {all: !expr $.steps.f.outputs.success.data}
+"#,
+    );
+}
+
+#[test]
+fn a_panicking_step_task_is_a_crashed_step_and_the_run_ends() {
+    // The panic is caused by a debug-build hook (src/testhooks.rs): no real input makes a step
+    // task panic, which is the point of the guarantee.
+    let case = Case::new().env("ARCAFLOW_PY_TEST_PANIC", "hello");
+    case.workflow(&echo_workflow(&shared_repo(true).spec()));
+    let (code, stderr) = Running::start(&case).finish();
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("internal error: the step's task panicked"), "{stderr}");
+    assert!(stderr.contains("test hook ARCAFLOW_PY_TEST_PANIC: step hello panics"), "{stderr}");
+}
+
+#[test]
+fn a_panicking_foreach_item_or_foreach_task_fails_the_foreach_and_the_run_ends() {
+    for (target, expected) in [
+        (
+            "f[1] -> e",
+            "internal error: the step's task panicked: test hook ARCAFLOW_PY_TEST_PANIC: step f[1] -> e panics",
+        ),
+        ("f", "internal error: the step's task panicked: test hook ARCAFLOW_PY_TEST_PANIC: step f panics"),
+    ] {
+        let case = Case::new().env("ARCAFLOW_PY_TEST_PANIC", target);
+        foreach_workflow(&case);
+        let (code, stderr) = Running::start(&case).finish();
+        assert_eq!(code, 3, "{target}: {stderr}");
+        assert!(stderr.contains(expected), "{target}: {stderr}");
+    }
+}
+
+#[test]
+fn without_a_panic_the_foreach_workflow_succeeds() {
+    // The control for the test above: the same workflow runs when nothing panics.
+    let case = Case::new();
+    foreach_workflow(&case);
+    let out = case.run();
+    out.assert_code(0);
+    assert!(out.stdout.contains("one") && out.stdout.contains("two"), "{}", out.stdout);
+}
