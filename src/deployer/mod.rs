@@ -142,7 +142,8 @@ impl Plugin {
             startup_timeout: Duration::from_secs(30),
             spare: std::sync::Mutex::new(None),
             env,
-            _in_use: workdir::lock_shared(in_use_lock)?,
+            args: None,
+            _in_use: Some(workdir::lock_shared(in_use_lock)?),
         })
     }
 }
