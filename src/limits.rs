@@ -63,7 +63,16 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     if !meta.is_file() {
         return Err("cannot read it: not a regular file".into());
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
+    // Opened non-blocking: if a FIFO took the file's place after the check, opening it still
+    // does not wait for a writer (the check below then refuses it). Regular files ignore the flag.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| format!("cannot read it: {e}"))?
+    };
     let meta = file.metadata().map_err(|e| format!("cannot read it: {e}"))?;
     if !meta.is_file() {
         return Err("cannot read it: not a regular file".into());

@@ -213,3 +213,62 @@ fn without_a_panic_the_foreach_workflow_succeeds() {
     out.assert_code(0);
     assert!(out.stdout.contains("one") && out.stdout.contains("two"), "{}", out.stdout);
 }
+
+#[test]
+fn two_ctrl_c_while_the_run_loop_is_busy_end_the_run_with_130() {
+    // The loop is kept busy (src/testhooks.rs) while both interrupts arrive, as a long
+    // expression would keep it; before the fix it never acted on the second one (a kill that
+    // came without the graceful one having been seen) and the run ended 0 when the step finished.
+    let case = Case::new().arg("-v");
+    let busy = case.path("busy");
+    let case = case.env("ARCAFLOW_PY_TEST_BUSY", busy.to_str().unwrap());
+    case.workflow(&with_spec(
+        r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {}}}}
+steps:
+  waiting:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: wait
+    input: {seconds: 3}
+outputs:
+  success: {w: !expr $.steps.waiting.outputs.success}
+"#,
+    ));
+    let mut run = Running::start(&case);
+    wait_for_file(&busy);
+    assert!(busy.exists(), "the run loop never got busy");
+    run.signal(libc::SIGINT);
+    assert!(run.wait_for("interrupted: cancelling"), "the first interrupt was not seen");
+    run.signal(libc::SIGINT);
+    // Pacing only (the signal watcher runs on another thread): the loop is still busy.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::remove_file(&busy).unwrap();
+    let (code, stderr) = run.finish();
+    assert_eq!(code, 130, "{stderr}");
+}
+
+#[test]
+fn read_file_of_a_fifo_or_a_device_is_refused_naming_the_file_and_never_blocks() {
+    let case = Case::new();
+    let fifo = case.path("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for path in [fifo.display().to_string(), "/dev/zero".to_string()] {
+        case.input(&format!("path: {path}\n"));
+        case.workflow(&with_spec(
+            r#"version: v0.2.0
+input: {root: In, objects: {In: {id: In, properties: {path: {type: {type_id: string}}}}}}
+steps:
+  e:
+    plugin: {deployment_type: python, src: "SPEC"}
+    step: echo
+    input: {msg: !expr readFile($.input.path)}
+outputs:
+  success: {m: !expr $.steps.e.outputs.success.msg}
+"#,
+        ));
+        let (code, stderr) = Running::start(&case).finish();
+        assert_ne!(code, 0, "{path}: {stderr}");
+        assert!(stderr.contains(&path) && stderr.contains("not a regular file"), "{path}: {stderr}");
+    }
+}
