@@ -247,7 +247,14 @@ impl PluginProcess {
                     return Ok(done);
                 }
                 Some(Incoming::Done { run_id: r, .. }) => {
-                    tracing::warn!("{}: result for unknown run '{r}' ignored", self.label);
+                    // One process runs one step: a result for another run can never be ours,
+                    // and waiting on would wait for ever.
+                    return Err(AtpError::Protocol {
+                        message: format!(
+                            "protocol violation: the plugin sent a result for run '{r}', but this step's run is '{run_id}'"
+                        ),
+                        stderr: self.stderr_tail(),
+                    });
                 }
                 Some(Incoming::Signal { run_id, signal_id, data }) => {
                     tracing::info!("{}: plugin signal '{signal_id}' for run '{run_id}': {data}", self.label);

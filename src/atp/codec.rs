@@ -145,10 +145,9 @@ pub(super) fn decode_envelope(item: C) -> Result<Incoming, String> {
             step_fatal: matches!(data.get("step_fatal"), Some(Value::Bool(true))),
             server_fatal: matches!(data.get("server_fatal"), Some(Value::Bool(true))),
         }),
-        other => {
-            tracing::warn!("plugin sent an unknown ATP message type {other}; ignored");
-            Ok(Incoming::Signal { run_id, signal_id: format!("unknown message type {other}"), data })
-        }
+        // Ignoring it could leave the step waiting for ever for an answer that came in a form
+        // we do not know: the conversation is broken.
+        other => Err(format!("protocol violation: the plugin sent an unknown ATP message type {other}")),
     }
 }
 

@@ -272,3 +272,24 @@ outputs:
         assert!(stderr.contains(&path) && stderr.contains("not a regular file"), "{path}: {stderr}");
     }
 }
+
+#[test]
+fn a_plugin_answering_for_another_run_or_with_an_unknown_message_fails_the_step_clearly() {
+    // Fake ATP peers (tests/fixtures/testkit/arcaflow_plugin_testkit/fakes.py): no real plugin
+    // breaks the protocol on demand. Both then wait for ever, so waiting on would hang the run.
+    for (mode, expected) in [
+        (
+            "wrong_run_id",
+            "protocol violation: the plugin sent a result for run 'someone-else', but this step's run is 'f'",
+        ),
+        ("unknown_message", "protocol violation: the plugin sent an unknown ATP message type 9"),
+    ] {
+        let case = Case::new().env("ARCAFLOW_PLUGIN_FAKE", mode);
+        case.workflow(&with_spec(&format!(
+            "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  f:\n    plugin: {{deployment_type: python, src: \"SPEC\", module: arcaflow_plugin_testkit.fakes}}\n    step: echo\n    input: {{msg: x}}\noutputs:\n  success: {{m: !expr $.steps.f.outputs.success.msg}}\n"
+        )));
+        let (code, stderr) = Running::start(&case).finish();
+        assert_eq!(code, 3, "{mode}: {stderr}");
+        assert!(stderr.contains(expected), "{mode}: {stderr}");
+    }
+}
