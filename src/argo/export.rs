@@ -142,6 +142,16 @@ pub fn export(src: &Source, opts: &Options) -> Result<Exported, String> {
     let input_text = serde_json::to_string(&plan::to_wire(&src.input)).map_err(|e| e.to_string())?;
 
     let fused = opts.overlay.fuse == Some(Fuse::All) || wf.steps.values().any(|s| s.stop_if.is_some());
+    let plugin_steps: Vec<&String> = wf.steps.keys().filter(|id| opts.overlay.plugin_mode(id)).collect();
+    if fused && !plugin_steps.is_empty() {
+        warnings.push("the workflow runs fused in one pod: 'mode: plugin' has no effect".into());
+    }
+    if !plugin_steps.is_empty() && !opts.secret_inputs.is_empty() {
+        return Err(format!(
+            "step '{}' has mode: plugin, but --secret-input needs a pod to mount the Secret in (the executor plugin's sidecar can mount no volumes): run such workflows' steps as pods",
+            plugin_steps[0]
+        ));
+    }
     if fused && opts.overlay.fuse.is_none() {
         warnings.push(
             "a step uses stop_if, which cannot be expressed across pods: the whole workflow runs fused in one pod"
@@ -180,26 +190,31 @@ pub fn export(src: &Source, opts: &Options) -> Result<Exported, String> {
             let task = &tasks[id];
             let needs = needs_of(wf, id)?;
             let ov = opts.overlay.for_step(id);
-            let mut t = pod_template(&format!("step-{task}"), "run", opts, &ov, &["step", "upstream"])?;
-            t.outputs.parameters =
-                vec![out_param("output-id", "output_id", ""), out_param("result", "result.json", "null")];
-            if let StepKind::Plugin(_) = &step.kind {
-                let timeout = step.timeout.or(wf.max_step_timeout).or(src.config_step_timeout);
-                if let Some(secs) = timeout.filter(|t| *t >= 0.0 && t.is_finite()) {
-                    t.active_deadline_seconds = Some((secs.ceil() as u64 + DEPLOY_BUDGET_SECONDS).to_string());
+            let t = if opts.overlay.plugin_mode(id) {
+                plugin_template(id, task, step, wf, opts, &mut warnings)?
+            } else {
+                let mut t = pod_template(&format!("step-{task}"), "run", opts, &ov, &["step", "upstream"])?;
+                t.outputs.parameters =
+                    vec![out_param("output-id", "output_id", ""), out_param("result", "result.json", "null")];
+                if let StepKind::Plugin(_) = &step.kind {
+                    let timeout = step.timeout.or(wf.max_step_timeout).or(src.config_step_timeout);
+                    if let Some(secs) = timeout.filter(|t| *t >= 0.0 && t.is_finite()) {
+                        t.active_deadline_seconds = Some((secs.ceil() as u64 + DEPLOY_BUDGET_SECONDS).to_string());
+                    }
                 }
-            }
-            // Only deploy failures (git, pip, uv) are retried by default: chaos steps are often not
-            // idempotent. A `retry:` policy (step or workflow default) maps onto retryStrategy.
-            t.retry_strategy = Some(match step.retry.as_ref().or(wf.retry.as_ref()) {
-                Some(p) if matches!(step.kind, StepKind::Plugin(_)) => retry_strategy(id, p)?,
-                _ => RetryStrategy {
-                    limit: "2".into(),
-                    retry_policy: "Always".into(),
-                    backoff: None,
-                    expression: Some(format!("lastRetry.exitCode == '{EXIT_DEPLOY_FAILED}'")),
-                },
-            });
+                // Only deploy failures (git, pip, uv) are retried by default: chaos steps are often not
+                // idempotent. A `retry:` policy (step or workflow default) maps onto retryStrategy.
+                t.retry_strategy = Some(match step.retry.as_ref().or(wf.retry.as_ref()) {
+                    Some(p) if matches!(step.kind, StepKind::Plugin(_)) => retry_strategy(id, p)?,
+                    _ => RetryStrategy {
+                        limit: "2".into(),
+                        retry_policy: "Always".into(),
+                        backoff: None,
+                        expression: Some(format!("lastRetry.exitCode == '{EXIT_DEPLOY_FAILED}'")),
+                    },
+                });
+                t
+            };
             templates.push(t);
             let mut dag_task = step_task(id, task, &needs, &tasks, &gated);
             if gated.contains(id) {
@@ -363,6 +378,62 @@ fn document_outputs() -> Vec<Parameter> {
     let mut id = out_param("output-id", "output_id", "");
     id.global_name = Some("output-id".into());
     vec![id, doc]
+}
+
+/// The key of our object in a plugin template (`serve-plugin --key`).
+pub const PLUGIN_KEY: &str = "arcaflow";
+
+/// A step as an executor plugin template (README "Light steps as an Argo executor plugin"):
+/// `serve-plugin` gets the plan, the input, the step and its upstream results, plus the node
+/// name and attempt it keys the execution by, and answers with the pod's output parameters.
+fn plugin_template(
+    id: &str,
+    task: &str,
+    step: &crate::workflow::Step,
+    wf: &Workflow,
+    opts: &Options,
+    warnings: &mut Vec<String>,
+) -> Result<Template, String> {
+    let mut t = Template::named(format!("step-{task}"));
+    t.inputs.parameters =
+        ["step", "upstream"].iter().map(|p| Parameter { name: (*p).into(), ..Default::default() }).collect();
+    // Argo's validator wants a source for every output parameter; for a plugin node the reply's
+    // outputs are taken as they are, and the defaults serve skipped producers as in pod mode.
+    t.outputs.parameters = vec![out_param("output-id", "output_id", ""), out_param("result", "result.json", "null")];
+    let ov = opts.overlay.for_step(id);
+    if ov.resources.is_some() || !ov.node_selector.is_empty() || !ov.tolerations.is_empty() {
+        warnings.push(format!(
+            "step '{id}' runs in the executor plugin: its pod settings (resources, nodeSelector, tolerations) do not apply"
+        ));
+    }
+    let mut body = serde_json::json!({
+        "plan": "{{workflow.parameters.plan}}",
+        "input": "{{workflow.parameters.input}}",
+        "step": "{{inputs.parameters.step}}",
+        "upstream": "{{inputs.parameters.upstream}}",
+        // The request carries no node id: the name keys the execution (research §3.1).
+        "node": "{{node.name}}",
+    });
+    // A plugin node has no exit code, so a retry expression on codes could never match: a
+    // policy that retries crashes retries every failed attempt, each keyed by its number.
+    let policy = step.retry.as_ref().or(wf.retry.as_ref());
+    match policy {
+        Some(p) if p.retries(crate::workflow::RetryOn::Crashed) => {
+            let mut r = retry_strategy(id, p)?;
+            r.expression = None;
+            t.retry_strategy = Some(r);
+            body["attempt"] = serde_json::Value::String("{{retries}}".into());
+            warnings.push(format!(
+                "step '{id}' runs in the executor plugin: Argo cannot tell its failures apart there, so its retry policy retries timed-out and undeployable attempts too"
+            ));
+        }
+        Some(_) => warnings.push(format!(
+            "step '{id}' runs in the executor plugin: its retry policy is not exported (a plugin node has no exit code to tell a failed deploy from a crash)"
+        )),
+        None => {}
+    }
+    t.plugin = Some(serde_json::json!({ PLUGIN_KEY: body }));
+    Ok(t)
 }
 
 /// A script template that runs `arcaflow-py node <verb>`; its inputs arrive as a file.
@@ -831,6 +902,25 @@ mod tests {
         // Readers of outputs still need the step to have succeeded.
         assert_eq!(task(&d, "b-step")["depends"], "a.Succeeded");
         assert_eq!(super::super::lint::lint(&d, &Default::default()), vec![]);
+    }
+
+    #[test]
+    fn plugin_mode_makes_plugin_templates_and_refuses_secret_inputs() {
+        let mut opts = options();
+        opts.overlay = crate::argo::yamlio::from_str("steps: {b_step: {mode: plugin, nodeSelector: {x: y}}}").unwrap();
+        let e = export_text(DIAMOND, &[], &opts).unwrap();
+        assert!(e.warnings.iter().any(|w| w.contains("'b_step'") && w.contains("do not apply")), "{:?}", e.warnings);
+        let doc = e.manifest.to_json_value().unwrap();
+        let templates = doc["spec"]["templates"].as_array().unwrap();
+        let t = templates.iter().find(|t| t["name"] == "step-b-step").unwrap();
+        assert!(t.get("script").is_none() && t.get("retryStrategy").is_none() && t.get("nodeSelector").is_none());
+        assert_eq!(t["plugin"]["arcaflow"]["node"], "{{node.name}}");
+        assert!(t["plugin"]["arcaflow"].get("attempt").is_none(), "no retries, no attempt");
+        assert!(templates.iter().find(|t| t["name"] == "step-a").unwrap().get("script").is_some());
+        assert_eq!(crate::argo::lint::lint(&doc, &Default::default()), vec![]);
+        opts.secret_inputs = vec!["token=s/k".parse().unwrap()];
+        let err = export_text(DIAMOND, &[], &opts).err().unwrap();
+        assert!(err.contains("step 'b_step' has mode: plugin, but --secret-input needs a pod"), "{err}");
     }
 
     #[test]

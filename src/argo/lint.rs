@@ -289,6 +289,10 @@ fn template(
         }
     }
     references(&own, at, &inputs, workflow_params, None, c);
+    // `{{retries}}` is defined only in a template that retries (Argo substitutes it per attempt).
+    if t.get("retryStrategy").is_none() && serde_json::to_string(&own).unwrap_or_default().contains("{{retries}}") {
+        c.err(at, "failed to resolve {{retries}}: the template has no retryStrategy".to_string());
+    }
     if leaf {
         let text = serde_json::to_string(t).unwrap_or_default();
         let mut size = text.len();
@@ -517,6 +521,10 @@ fn resolve_reference(
         || r.starts_with("workflow.annotations.")
         || r.starts_with("lastRetry.")
     {
+        return None;
+    }
+    // Template-level variables (a DAG's task list is not inside the task's template).
+    if dag.is_none() && (r == "node.name" || r == "retries") {
         return None;
     }
     if let Some(name) = r.strip_prefix("workflow.parameters.") {

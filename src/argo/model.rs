@@ -110,6 +110,9 @@ pub struct Template {
     pub service_account_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<TemplateMeta>,
+    /// An executor plugin template: an object with exactly one key, the plugin's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<serde_json::Value>,
 }
 
 impl Template {
@@ -126,6 +129,7 @@ impl Template {
             tolerations: Vec::new(),
             service_account_name: None,
             metadata: None,
+            plugin: None,
         }
     }
 }

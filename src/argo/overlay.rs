@@ -32,9 +32,20 @@ pub enum Fuse {
     All,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Pod,
+    Plugin,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StepOverlay {
+    /// `pod` (the default): the step runs in a pod of its own; `plugin`: it runs in the
+    /// `arcaflow-py serve-plugin` executor plugin, without a pod.
+    #[serde(default)]
+    pub mode: Option<Mode>,
     #[serde(default)]
     pub resources: Option<RawResources>,
     #[serde(default)]
@@ -65,10 +76,18 @@ impl Overlay {
         crate::argo::yamlio::from_str(&text).map_err(|e| err(format!("invalid overlay: {e}")))
     }
 
+    /// Whether step `id` runs in the executor plugin.
+    pub fn plugin_mode(&self, id: &str) -> bool {
+        self.for_step(id).mode == Some(Mode::Plugin)
+    }
+
     /// The settings for one step: its own entry over the defaults.
     pub fn for_step(&self, id: &str) -> StepOverlay {
         let mut out = self.defaults.clone();
         if let Some(own) = self.steps.get(id) {
+            if own.mode.is_some() {
+                out.mode = own.mode;
+            }
             if own.resources.is_some() {
                 out.resources = own.resources.clone();
             }
@@ -119,6 +138,15 @@ mod tests {
         assert_eq!(r.requests["cpu"], "1");
         let bad: Overlay = crate::argo::yamlio::from_str("defaults: {resources: {limits: {cpu: lots}}}").unwrap();
         assert!(bad.for_step("x").resources.unwrap().to_model("x").unwrap_err().contains("'lots'"));
+    }
+
+    #[test]
+    fn mode_is_per_step_over_the_default_and_unknown_modes_are_refused() {
+        let o: Overlay =
+            crate::argo::yamlio::from_str("defaults: {mode: plugin}\nsteps: {heavy: {mode: pod}}").unwrap();
+        assert!(o.plugin_mode("light") && !o.plugin_mode("heavy"));
+        assert!(!Overlay::default().plugin_mode("x"));
+        assert!(crate::argo::yamlio::from_str::<Overlay>("steps: {a: {mode: sidecar}}").is_err());
     }
 
     #[test]

@@ -160,10 +160,10 @@ impl<'a> Sim<'a> {
         let inputs = self.inputs_of(t, args)?;
         if t.get("dag").is_some() {
             self.run_dag(t, node, &inputs, nodes)
-        } else if t.get("script").is_some() {
+        } else if t.get("script").is_some() || t.get("plugin").is_some() {
             Ok(self.run_script(t, node, &inputs))
         } else {
-            Err(format!("template '{name}': simulate runs DAG and script templates only"))
+            Err(format!("template '{name}': simulate runs DAG, script and arcaflow plugin templates only"))
         }
     }
 
@@ -388,6 +388,19 @@ impl<'a> Sim<'a> {
         for (k, v) in inputs {
             scope.insert(format!("inputs.parameters.{k}"), v.clone());
         }
+        let synthesized;
+        let t = match t.get("plugin") {
+            Some(plugin) => match plugin_as_script(t, plugin, &mut scope) {
+                Ok(s) => {
+                    synthesized = s;
+                    &synthesized
+                }
+                Err(m) => {
+                    return NodeResult { phase: Phase::Failed, exit_code: None, outputs: BTreeMap::new(), message: m }
+                }
+            },
+            None => t,
+        };
         for a in t.pointer("/inputs/artifacts").and_then(Value::as_array).into_iter().flatten() {
             let (Some(path), Some(data)) =
                 (a.get("path").and_then(Value::as_str), a.pointer("/raw/data").and_then(Value::as_str))
@@ -572,6 +585,48 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Replaces every `{{name}}` with its value; an unknown name is an error, as in Argo.
+/// An `arcaflow` plugin template as the script template that runs the same step: the plugin
+/// object is substituted as Argo does it (into the JSON-marshalled template, values escaped for
+/// JSON), and what `serve-plugin` would read from it (plan, input, step, upstream) is handed to
+/// `node run`, the code the plugin runs steps with, through new scope entries (so their text is
+/// not substituted again). Its exit code maps to the phase as `serve-plugin`'s reply does.
+fn plugin_as_script(t: &Value, plugin: &Value, scope: &mut BTreeMap<String, String>) -> Result<Value, String> {
+    use super::export::{CACHE_DIR, INPUT_PATH, OUT_DIR, PLAN_PATH, PLUGIN_KEY};
+    let escaped: BTreeMap<String, String> = scope
+        .iter()
+        .map(|(k, v)| {
+            let quoted = serde_json::to_string(v).unwrap_or_default();
+            (k.clone(), quoted[1..quoted.len().saturating_sub(1)].to_string())
+        })
+        .collect();
+    let text = substitute(&serde_json::to_string(plugin).map_err(|e| e.to_string())?, &escaped)?;
+    let body: Value =
+        serde_json::from_str(&text).map_err(|e| format!("the substituted plugin object is not JSON: {e}"))?;
+    // Argo's agent: no plugin answered for this template.
+    let ours = body.get(PLUGIN_KEY).ok_or("no plugin executed the template")?;
+    let field = |n: &str| {
+        ours.get(n).and_then(Value::as_str).map(str::to_string).ok_or(format!("plugin.{PLUGIN_KEY} has no '{n}'"))
+    };
+    let params = serde_json::json!([{"name": "step", "value": field("step")?}, {"name": "upstream", "value": field("upstream")?}]);
+    scope.insert("arcaflow.plugin.plan".into(), field("plan")?);
+    scope.insert("arcaflow.plugin.input".into(), field("input")?);
+    scope.insert("arcaflow.plugin.params".into(), params.to_string());
+    Ok(serde_json::json!({
+        "name": t.get("name"),
+        "outputs": t.get("outputs"),
+        "inputs": {"artifacts": [
+            {"name": "plan", "path": PLAN_PATH, "raw": {"data": "{{arcaflow.plugin.plan}}"}},
+            {"name": "input", "path": INPUT_PATH, "raw": {"data": "{{arcaflow.plugin.input}}"}},
+        ]},
+        "script": {
+            "image": "serve-plugin",
+            "command": ["arcaflow-py", "node", "run", "--plan", PLAN_PATH, "--input", INPUT_PATH, "--out", OUT_DIR, "--params-file"],
+            "source": "{{arcaflow.plugin.params}}",
+            "env": [{"name": "ARCAFLOW_PY_WORKDIR", "value": CACHE_DIR}],
+        },
+    }))
+}
+
 pub fn substitute(text: &str, scope: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

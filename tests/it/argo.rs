@@ -55,9 +55,15 @@ fn golden_text(manifest: &Path) -> String {
 /// Runs the workflow, exports it, lints and simulates the manifest, and compares.
 #[track_caller]
 fn assert_equivalent(name: &str, case: &Case, code: i32) -> RunOutput {
+    assert_equivalent_with(name, case, code, &[])
+}
+
+/// As [`assert_equivalent`], with extra `export argo` flags.
+#[track_caller]
+fn assert_equivalent_with(name: &str, case: &Case, code: i32, extra: &[&str]) -> RunOutput {
     let run = case.run();
     run.assert_code(code);
-    let manifest = export(case, &[]);
+    let manifest = export(case, extra);
     cmd(&["argo", "lint", &manifest.display().to_string()], case.dir.path()).assert_code(0);
     let sim = simulate(case, &manifest, true);
     assert_eq!(
@@ -102,6 +108,41 @@ outputs:
     case.input("name: Arca\n");
     let run = assert_equivalent("chain", &case, 0);
     assert_eq!(run.yaml()["output_data"]["msg"].as_str(), Some("Arca!"));
+}
+
+/// Steps with `mode: plugin` become executor plugin templates; `argo simulate` runs them as
+/// `serve-plugin` would (the substituted plugin object handed to the same step code), so the
+/// mixed manifest still gives `run`'s document. `serve::` drives the real server with them.
+#[test]
+fn plugin_mode_steps_are_equivalent() {
+    let case = Case::new();
+    case.workflow(&wf(&format!(
+        r#"{NAME_INPUT}
+steps:
+  probe:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {{msg: !expr $.input.name}}
+  middle:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    input: {{msg: !expr '$.steps.probe.outputs.success.msg + "?"', fail: true}}
+  last:
+    plugin: {{deployment_type: python, src: "SPEC"}}
+    step: echo
+    retry: {{limit: 1}}
+    input: {{msg: !expr '$.steps.middle.outputs.error.error + "!"'}}
+outputs:
+  success: {{msg: !expr $.steps.last.outputs.success.msg, n: !expr $.steps.probe.outputs.success.length}}
+"#
+    )));
+    case.input("name: Arca\n");
+    case.file("overlay.yaml", "steps:\n  probe: {mode: plugin}\n  last: {mode: plugin}\n");
+    let run = assert_equivalent_with("plugin_mode", &case, 0, &["--overlay", "overlay.yaml"]);
+    assert_eq!(run.yaml()["output_data"]["msg"].as_str(), Some("asked to fail: Arca?!"));
+    let m = std::fs::read_to_string(case.path("manifest.yaml")).unwrap();
+    assert_eq!(m.matches("arcaflow:").count(), 2, "two plugin templates");
+    assert_eq!(m.matches("{{retries}}").count(), 1, "the retried one carries its attempt");
 }
 
 #[test]

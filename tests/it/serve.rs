@@ -50,6 +50,11 @@ struct Exported {
 }
 
 fn export(steps: &str) -> Exported {
+    export_with(steps, None).0
+}
+
+/// Exports with an overlay, if any; also returns the manifest.
+fn export_with(steps: &str, overlay: Option<&str>) -> (Exported, Value) {
     let dir = tempfile::tempdir().unwrap();
     let wf = format!(
         "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n{}\noutputs:\n  success: {{done: true}}\n",
@@ -57,8 +62,14 @@ fn export(steps: &str) -> Exported {
     );
     std::fs::write(dir.path().join("workflow.yaml"), wf).unwrap();
     let manifest = dir.path().join("manifest.yaml");
-    let out = Command::new(bin())
-        .args(["export", "argo"])
+    let mut cmd = Command::new(bin());
+    if let Some(o) = overlay {
+        std::fs::write(dir.path().join("overlay.yaml"), o).unwrap();
+        cmd.arg("export").arg("argo").arg("--overlay").arg(dir.path().join("overlay.yaml"));
+    } else {
+        cmd.args(["export", "argo"]);
+    }
+    let out = cmd
         .arg(dir.path().join("workflow.yaml"))
         .arg("--workdir")
         .arg(&env().workdir)
@@ -75,7 +86,7 @@ fn export(steps: &str) -> Exported {
             .unwrap()
             .to_string()
     };
-    Exported { plan: param("plan"), input: param("input"), dir }
+    (Exported { plan: param("plan"), input: param("input"), dir }, m)
 }
 
 impl Exported {
@@ -442,4 +453,61 @@ fn install_flags_that_argo_would_refuse_are_refused() {
     assert!(err.contains("--name"), "{err}");
     let (code, _, _) = install_text("--manifest", &["--configmap"]);
     assert_eq!(code, 1, "one of the two");
+}
+
+/// What Argo's controller does to a template before the agent gets it: every `{{…}}` replaced
+/// in the JSON-marshalled template, the value escaped for a JSON string (strconv.Quote).
+fn substitute_like_argo(template: &Value, scope: &[(&str, &str)]) -> Value {
+    let mut text = serde_json::to_string(template).unwrap();
+    for (k, v) in scope {
+        let quoted = serde_json::to_string(v).unwrap();
+        text = text.replace(&format!("{{{{{k}}}}}"), &quoted[1..quoted.len() - 1]);
+    }
+    assert!(!text.contains("{{"), "unresolved: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `export argo --overlay` with `mode: plugin`: the template it writes, substituted as Argo
+/// would, is what the real server runs; with a retry policy each attempt is its own execution.
+#[test]
+fn an_exported_plugin_template_runs_on_the_real_server() {
+    let (e, manifest) = export_with(
+        &format!("  probe:\n{ECHO}    retry: {{limit: 2}}\n    input: {{msg: probed, count_file: DIR/probe.count}}\n"),
+        Some("steps:\n  probe: {mode: plugin}\n"),
+    );
+    let templates = manifest["spec"]["templates"].as_array().unwrap();
+    let t = templates.iter().find(|t| t["name"] == "step-probe").unwrap();
+    assert!(t.get("script").is_none() && t["plugin"]["arcaflow"]["node"] == "{{node.name}}", "{t:#}");
+    let task = templates[0]["dag"]["tasks"].as_array().unwrap().iter().find(|x| x["name"] == "probe").unwrap();
+    let arg = |n: &str| {
+        task["arguments"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == n).unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (step, upstream) = (arg("step"), arg("upstream"));
+    let attempt_body = |retries: &str| {
+        let scope = [
+            ("workflow.parameters.plan", e.plan.as_str()),
+            ("workflow.parameters.input", e.input.as_str()),
+            ("inputs.parameters.step", step.as_str()),
+            ("inputs.parameters.upstream", upstream.as_str()),
+            ("node.name", "wf-abc.probe"),
+            ("retries", retries),
+        ];
+        let template = substitute_like_argo(t, &scope);
+        json!({"workflow": {"metadata": {"name": "wf-abc", "namespace": "argo", "uid": "uid-10"}}, "template": template})
+    };
+    let plugin = e.start(&[]);
+    let agent = Agent::new(plugin.port, TOKEN);
+    runtime().block_on(async {
+        let first = agent.execute(&attempt_body("0")).await;
+        assert_eq!(first.phase(), "Succeeded", "{first:?}\n{}", plugin.log());
+        assert_eq!(first.param("output-id"), "success");
+        assert_eq!(result(&first)["stages"]["outputs"]["success"]["msg"], "probed");
+        assert_eq!(agent.execute(&attempt_body("0")).await.param("result"), first.param("result"));
+        assert_eq!(runs(&e.path("probe.count")), 1);
+        assert_eq!(agent.execute(&attempt_body("1")).await.phase(), "Succeeded");
+        assert_eq!(runs(&e.path("probe.count")), 2);
+    });
 }

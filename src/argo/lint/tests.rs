@@ -219,3 +219,21 @@ fn all_input_parameters_need_a_template_with_inputs() {
     step_template(&mut d)["inputs"].as_object_mut().unwrap().remove("parameters");
     assert_finds(&d, "failed to resolve {{inputs.parameters}}: the template has no input parameters");
 }
+
+/// A step as an executor plugin template: `{{node.name}}` resolves in any template, `{{retries}}`
+/// only in one that retries.
+#[test]
+fn plugin_templates_resolve_node_name_and_retries_only_with_a_retry_strategy() {
+    let mut d = diamond_json();
+    let t = step_template(&mut d);
+    let obj = t.as_object_mut().unwrap();
+    obj.remove("script");
+    obj.remove("activeDeadlineSeconds");
+    obj.insert(
+        "plugin".into(),
+        json!({"arcaflow": {"step": "{{inputs.parameters.step}}", "node": "{{node.name}}", "attempt": "{{retries}}"}}),
+    );
+    assert_eq!(findings(&d), Vec::<String>::new());
+    step_template(&mut d).as_object_mut().unwrap().remove("retryStrategy");
+    assert_finds(&d, "failed to resolve {{retries}}: the template has no retryStrategy");
+}

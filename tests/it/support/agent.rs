@@ -197,7 +197,7 @@ pub fn go_duration(s: &str) -> Duration {
 }
 
 /// The swagger's definitions, with every object that lists properties closed (as the strict
-/// workflow schema does) and `Duration` a string, which it is on the wire.
+/// workflow schema does), and `Duration`, `IntOrString` and `Quantity` as they are on the wire.
 fn definitions() -> &'static Value {
     static DEFS: OnceLock<Value> = OnceLock::new();
     DEFS.get_or_init(|| {
@@ -209,6 +209,10 @@ fn definitions() -> &'static Value {
             close(d);
         }
         defs["Duration"] = json!({"type": "string"});
+        // As in the strict workflow schema: Go marshals these as a number or a string, not as
+        // the structs the swagger describes.
+        defs["IntOrString"] = json!({"type": ["integer", "string"]});
+        defs["Quantity"] = json!({"type": ["string", "number"]});
         defs
     })
 }
