@@ -141,7 +141,7 @@ fn env_values<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTr
 impl PythonDeployer {
     pub fn startup_timeout(&self) -> std::time::Duration {
         let secs = self.plugin_startup_timeout.filter(|s| s.is_finite() && *s > 0.0).unwrap_or(60.0);
-        std::time::Duration::from_secs_f64(secs)
+        crate::seconds::duration(secs).unwrap_or(std::time::Duration::from_secs(60))
     }
 }
 
@@ -237,6 +237,9 @@ impl Config {
             deployment_types: BTreeMap::new(),
             limits: raw.limits.unwrap_or_default(),
         };
+        if let Some(t) = config.max_step_timeout {
+            crate::seconds::check("maxStepTimeout", t)?;
+        }
         let l = &config.limits;
         if l.max_file_bytes == 0 || l.max_depth == 0 || l.max_nodes == 0 || l.max_alias_nodes == 0 {
             return Err("limits: maxFileBytes, maxDepth, maxNodes and maxAliasNodes must be at least 1".into());
@@ -275,6 +278,9 @@ impl Config {
             (None, None) => {
                 config.deployment_types.insert("python".into(), "python".into());
             }
+        }
+        if let Some(t) = config.python.plugin_startup_timeout {
+            crate::seconds::check("pluginStartupTimeout", t)?;
         }
         let e = &config.python.plugin_env;
         for name in e.set.keys().chain(e.unset.iter()) {

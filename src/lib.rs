@@ -15,10 +15,13 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod expr;
+#[cfg(test)]
+mod fuzz_files;
 pub mod limits;
 pub mod plan;
 pub mod redact;
 pub mod schema;
+pub mod seconds;
 pub mod session;
 pub mod state;
 mod sys;

@@ -170,8 +170,11 @@ fn row(inv: &Inventory, b: &Build) -> Row {
         in_use: b.in_use,
         size_bytes: b.size,
         last_used_unix: b.last_used,
-        last_used: humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(b.last_used))
-            .to_string(),
+        // The scan keeps only plausible times; a checked addition keeps any other from panicking.
+        last_used: std::time::UNIX_EPOCH
+            .checked_add(Duration::from_secs(b.last_used))
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .unwrap_or_default(),
         created_unix: meta.map(|m| m.created_unix),
         entry: entry.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         build: b.id.clone(),

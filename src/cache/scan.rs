@@ -345,10 +345,13 @@ fn scan_entry(inv: &mut Inventory, path: &Path) {
         if meta.is_dir() && EntryDir::is_build_name(&child_name) {
             let build = entry.build(&child_name);
             let meta_json = read_small(&build.meta()).and_then(|t| serde_json::from_str::<BuildMeta>(&t).ok());
+            // A time after tomorrow is a damaged file, not a time: ignored like an unreadable one.
+            let plausible = |t: &u64| *t <= now_unix().saturating_add(86_400);
             let last_used = read_small(&build.last_used())
                 .and_then(|t| t.trim().parse::<u64>().ok())
-                .or(meta_json.as_ref().map(|m| m.created_unix))
-                .unwrap_or_else(|| mtime(&meta));
+                .filter(plausible)
+                .or(meta_json.as_ref().map(|m| m.created_unix).filter(plausible))
+                .unwrap_or_else(|| mtime(&meta).min(now_unix()));
             let unit = inv.unit(&child);
             inv.builds.push(Build {
                 entry: index,
@@ -416,4 +419,8 @@ pub(super) fn read_small(path: &Path) -> Option<String> {
         return None;
     }
     fs::read_to_string(path).ok()
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -44,7 +44,12 @@ pub(crate) async fn plugin(inv: &Invocation, cmd: PluginCommand) -> Result<i32> 
             let value = crate::value::Value::from_yaml(&y);
             // Like a workflow run: prune leaves a scratch dir alone while its run lock is held.
             let session = RunSession::new(deployer.workdir())?;
-            let timeout = timeout.filter(|t| *t >= 0.0 && t.is_finite()).map(std::time::Duration::from_secs_f64);
+            let timeout = match timeout {
+                Some(t) => {
+                    crate::seconds::duration(crate::seconds::check("--timeout", t).map_err(crate::error::Error::Usage)?)
+                }
+                None => None,
+            };
             let interrupts = inv.interrupts.claim();
             let outcome =
                 engine::run_single(plugin, &step, &value, session.scratch(), timeout, interrupts.clone()).await;

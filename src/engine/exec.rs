@@ -595,7 +595,8 @@ impl Run {
 
     fn timeout_for(&self, step: Option<f64>) -> Option<Duration> {
         let secs = step.or(self.wf.max_step_timeout).or(self.ctx.config.max_step_timeout)?;
-        (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs))
+        // Checked at load (crate::seconds); this never panics whatever reaches it.
+        crate::seconds::duration(secs)
     }
 
     fn start_plugin(
@@ -1051,7 +1052,9 @@ pub(crate) async fn run_foreach(
     mut control: watch::Receiver<Control>,
 ) -> Result<Value, Value> {
     let (stop_tx, stop_rx) = watch::channel(Interrupt::None);
-    let sem = Arc::new(Semaphore::new(parallelism));
+    // More slots than items change nothing; the bound also keeps a huge `parallelism` (it may be
+    // any integer >= 1) from overflowing the semaphore.
+    let sem = Arc::new(Semaphore::new(parallelism.clamp(1, items.len().max(1))));
     let mut set = JoinSet::new();
     // Which item each task runs, so that a panicking item is an item error, not a lost item.
     let mut task_items: HashMap<tokio::task::Id, usize> = HashMap::new();

@@ -402,7 +402,9 @@ fn parse_plugin_step(
 
 fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {
     match v {
-        Y::Int(_) | Y::Float(_) => v.as_f64().ok_or(format!("{at} must be a number of seconds")),
+        Y::Int(_) | Y::Float(_) => {
+            crate::seconds::check(at, v.as_f64().ok_or(format!("{at} must be a number of seconds"))?)
+        }
         _ => Err(format!("{at} must be a number of seconds (-1 for unlimited), got {}", scalar_text(v))),
     }
 }

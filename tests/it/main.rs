@@ -11,6 +11,7 @@ mod cli;
 mod compat;
 mod deployer;
 mod differential;
+mod extremes;
 mod faults;
 mod foundation;
 mod hangs;
