@@ -77,6 +77,16 @@ pub struct PythonDeployer {
     /// The environment plugin processes get.
     #[serde(default)]
     pub plugin_env: PluginEnv,
+    /// Fork each step from a per-plugin fork server that imported the plugin once (default
+    /// true); `false` starts a fresh interpreter per step.
+    pub fork_server: Option<bool>,
+}
+
+impl PythonDeployer {
+    /// Whether steps are forked from a fork server (`forkServer`, default true).
+    pub fn fork_server(&self) -> bool {
+        self.fork_server.unwrap_or(true)
+    }
 }
 
 /// `pluginEnv`: which of our environment variables a plugin process inherits, and what is set or

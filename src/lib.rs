@@ -31,3 +31,4 @@ pub mod value;
 pub mod workdir;
 pub mod workflow;
 pub mod yaml;
+pub mod zygote;

@@ -7,11 +7,12 @@
 
 use std::collections::VecDeque;
 use std::io::{BufReader, Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ciborium::Value as C;
@@ -62,8 +63,40 @@ pub struct Launch {
 
 type Tail = Arc<Mutex<VecDeque<u8>>>;
 
+/// A step process forked by a fork server (`crate::zygote`): not our child, so its exit is watched
+/// through a pidfd, and its wait status comes from the fork server that reaps it.
+pub struct Forked {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    /// The raw wait status, once the fork server has reported it.
+    pub status: Arc<OnceLock<i32>>,
+}
+
+/// The process behind a [`PluginProcess`].
+enum Proc {
+    Spawned(Child),
+    Forked(Forked),
+}
+
+impl Proc {
+    fn exited(&self, pid: i32) -> bool {
+        match self {
+            Proc::Spawned(_) => exited_without_reaping(pid),
+            Proc::Forked(f) => crate::sys::pidfd_exited(&f.pidfd, Some(Duration::ZERO)),
+        }
+    }
+
+    fn status(&mut self) -> Option<ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Proc::Spawned(c) => c.try_wait().ok().flatten(),
+            Proc::Forked(f) => f.status.get().map(|raw| ExitStatus::from_raw(*raw)),
+        }
+    }
+}
+
 pub struct PluginProcess {
-    child: Option<Child>,
+    child: Option<Proc>,
     pid: i32,
     writer: Option<std::sync::mpsc::Sender<Vec<u8>>>,
     events: mpsc::UnboundedReceiver<Incoming>,
@@ -108,17 +141,46 @@ impl PluginProcess {
                 });
             }
         };
+        Ok(PluginProcess::start(Proc::Spawned(child), pid, stdin, stdout, stderr, label))
+    }
+
+    /// A step process a fork server forked, talking over the pipes whose other ends it got.
+    pub fn adopt(
+        forked: Forked,
+        stdin: impl Write + Send + 'static,
+        stdout: impl Read + Send + 'static,
+        stderr: impl Read + Send + 'static,
+        label: &str,
+    ) -> PluginProcess {
+        let pid = forked.pid;
+        PluginProcess::start(Proc::Forked(forked), pid, stdin, stdout, stderr, label)
+    }
+
+    fn start(
+        proc: Proc,
+        pid: i32,
+        stdin: impl Write + Send + 'static,
+        stdout: impl Read + Send + 'static,
+        stderr: impl Read + Send + 'static,
+        label: &str,
+    ) -> PluginProcess {
         let tail: Tail = Arc::new(Mutex::new(VecDeque::new()));
         let closing = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::unbounded_channel();
         spawn_stderr_drain(stderr, tail.clone(), label.to_string());
-        spawn_exit_watcher(pid, tx.clone());
+        match &proc {
+            Proc::Spawned(_) => spawn_exit_watcher(pid, tx.clone()),
+            Proc::Forked(f) => match f.pidfd.try_clone() {
+                Ok(fd) => spawn_pidfd_watcher(fd, tx.clone()),
+                Err(e) => tracing::warn!("{label}: cannot watch the forked process ({e})"),
+            },
+        }
         spawn_reader(stdout, tx, closing.clone());
         let writer = spawn_writer(stdin);
         // The plugin says nothing until it gets this first item: an empty CBOR value.
         let _ = writer.send(codec::first_item());
-        Ok(PluginProcess {
-            child: Some(child),
+        PluginProcess {
+            child: Some(proc),
             pid,
             writer: Some(writer),
             events: rx,
@@ -127,12 +189,17 @@ impl PluginProcess {
             version: 0,
             seen_logs: 0,
             label: label.to_string(),
-        })
+        }
+    }
+
+    /// Whether the process was forked by a fork server (it dies with it).
+    pub fn is_forked(&self) -> bool {
+        matches!(self.child, Some(Proc::Forked(_)))
     }
 
     /// Whether the process is still running.
     pub fn is_alive(&self) -> bool {
-        self.child.is_some() && !exited_without_reaping(self.pid)
+        self.child.as_ref().is_some_and(|c| !c.exited(self.pid))
     }
 
     pub fn stderr_tail(&self) -> String {
@@ -193,10 +260,8 @@ impl PluginProcess {
     /// Gives the stderr drain a moment to catch the last words of a plugin that just died.
     async fn settle_stderr(&self) -> String {
         for _ in 0..20 {
-            if let Some(child) = &self.child {
-                if exited_without_reaping(child.id() as i32) {
-                    break;
-                }
+            if self.child.as_ref().is_some_and(|c| c.exited(self.pid)) {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -287,7 +352,7 @@ impl PluginProcess {
 
     fn exit_status_text(&mut self) -> String {
         use std::os::unix::process::ExitStatusExt;
-        match self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+        match self.child.as_mut().and_then(Proc::status) {
             Some(st) => match (st.code(), st.signal()) {
                 (Some(code), _) => format!(" (exit code {code})"),
                 (None, Some(sig)) => format!(" (killed by signal {sig})"),
@@ -333,14 +398,26 @@ impl Drop for PluginProcess {
     }
 }
 
-fn reap(mut child: Child, pid: i32, grace: Duration, hurry: &AtomicBool) {
+fn reap(proc: Proc, pid: i32, grace: Duration, hurry: &AtomicBool) {
     let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !exited_without_reaping(pid) && !hurry.load(Ordering::SeqCst) {
+    while Instant::now() < deadline && !proc.exited(pid) && !hurry.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(2));
     }
-    // Kill the whole group before reaping, so the group id cannot have been reused.
-    kill_group(pid);
-    let _ = child.wait();
+    match proc {
+        Proc::Spawned(mut child) => {
+            // Kill the whole group before reaping, so the group id cannot have been reused.
+            kill_group(pid);
+            let _ = child.wait();
+        }
+        Proc::Forked(f) => {
+            // The fork server kills the group of an exited step before it reaps it; while the
+            // leader runs (its pidfd says so) the group id is surely its own.
+            if !crate::sys::pidfd_exited(&f.pidfd, Some(Duration::ZERO)) {
+                kill_group(pid);
+            }
+            crate::sys::pidfd_exited(&f.pidfd, None);
+        }
+    }
 }
 
 /// True when the process has exited (it stays a zombie, so its pid is not reused yet).
@@ -352,7 +429,7 @@ type SpawnRequest = (Command, std::sync::mpsc::Sender<std::io::Result<Child>>);
 
 /// Plugins are forked from one thread that lives as long as we do: `PR_SET_PDEATHSIG` fires
 /// when the *thread* that forked the child ends, and pool threads come and go.
-fn spawn_on_spawner(cmd: Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_on_spawner(cmd: Command) -> std::io::Result<Child> {
     static SPAWNER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<SpawnRequest>>> = std::sync::OnceLock::new();
     let sender = SPAWNER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<SpawnRequest>();
@@ -378,7 +455,7 @@ pub fn kill_group(pid: i32) {
     crate::sys::kill_process_group(pid);
 }
 
-fn spawn_stderr_drain(mut stderr: std::process::ChildStderr, tail: Tail, label: String) {
+fn spawn_stderr_drain(mut stderr: impl Read + Send + 'static, tail: Tail, label: String) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         let mut line = Vec::new();
@@ -419,7 +496,16 @@ fn spawn_exit_watcher(pid: i32, tx: mpsc::UnboundedSender<Incoming>) {
     });
 }
 
-fn spawn_writer(mut stdin: ChildStdin) -> std::sync::mpsc::Sender<Vec<u8>> {
+/// Reports when a forked step process exits (its pidfd becomes readable).
+fn spawn_pidfd_watcher(pidfd: OwnedFd, tx: mpsc::UnboundedSender<Incoming>) {
+    std::thread::spawn(move || {
+        if crate::sys::pidfd_exited(&pidfd, None) {
+            let _ = tx.send(Incoming::Exited);
+        }
+    });
+}
+
+fn spawn_writer(mut stdin: impl Write + Send + 'static) -> std::sync::mpsc::Sender<Vec<u8>> {
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
         while let Ok(bytes) = rx.recv() {
@@ -432,7 +518,7 @@ fn spawn_writer(mut stdin: ChildStdin) -> std::sync::mpsc::Sender<Vec<u8>> {
     tx
 }
 
-fn spawn_reader(stdout: std::process::ChildStdout, tx: mpsc::UnboundedSender<Incoming>, closing: Arc<AtomicBool>) {
+fn spawn_reader(stdout: impl Read + Send + 'static, tx: mpsc::UnboundedSender<Incoming>, closing: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, stdout);
         let hello = match read_hello(&mut reader) {

@@ -4,5 +4,5 @@
 pub mod client;
 pub mod codec;
 
-pub use client::{kill_group, AtpError, Launch, PluginProcess};
+pub use client::{kill_group, AtpError, Forked, Launch, PluginProcess};
 pub use codec::{Hello, WorkDone};

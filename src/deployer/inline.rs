@@ -70,6 +70,7 @@ impl Deployer {
             startup_timeout: self.cfg.startup_timeout(),
             spare: std::sync::Mutex::new(None),
             args: Some(args),
+            fork_server: Default::default(),
             _in_use: in_use,
         })
     }

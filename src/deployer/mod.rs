@@ -73,6 +73,8 @@ pub struct Plugin {
     pub env: Vec<(String, String)>,
     /// Interpreter arguments instead of `-m <module> --atp` (inline steps run the runner script).
     pub args: Option<Vec<String>>,
+    /// Its fork server in this run (started by the first step that is forked).
+    pub fork_server: crate::zygote::ForkServer,
     /// Held shared while the build may be used; `None` for an inline step without a venv.
     _in_use: Option<LockGuard>,
 }
@@ -394,6 +396,7 @@ impl Deployer {
             spare: std::sync::Mutex::new(None),
             env,
             args: None,
+            fork_server: Default::default(),
             _in_use: Some(in_use),
         }))
     }

@@ -45,6 +45,8 @@ pub(super) struct Context {
     pub interrupt: watch::Receiver<Interrupt>,
     /// Told about every step of the run, foreach items included.
     pub observer: Arc<dyn Observer>,
+    /// Whether plugin steps are forked from their plugin's fork server.
+    pub fork_server: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -454,6 +456,7 @@ impl Run {
                 label: format!("step {}{id}", self.label),
                 cwd: self.scratch.join(&id),
                 spare_dir: Default::default(),
+                fork: self.ctx.fork_server,
             };
             let tx = self.tx.clone();
             let id2 = id.clone();
@@ -831,6 +834,7 @@ impl Run {
             label: format!("step {}{id}", self.label),
             cwd: self.scratch.join(id),
             spare_dir: Default::default(),
+            fork: self.ctx.fork_server,
         };
         let tx = self.tx.clone();
         let step = id.to_string();

@@ -156,9 +156,10 @@ pub async fn execute(
     let ctx = Arc::new(exec::Context {
         context_dir: loaded.context.clone(),
         plugins: loaded.plugins.clone(),
-        config: settings.config,
+        config: settings.config.clone(),
         interrupt: settings.interrupt,
         observer: settings.observer,
+        fork_server: settings.config.python.fork_server() && loaded.workflow.fork_server != Some(false),
     });
     exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await
 }
@@ -201,6 +202,8 @@ pub async fn run_single(
         label: format!("step {step}"),
         cwd: scratch.to_path_buf(),
         spare_dir: Default::default(),
+        // One step: a fork server would only add its own start.
+        fork: false,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::watch::channel(step::Control::Run);

@@ -263,6 +263,8 @@ pub async fn run_plugin(
         label: format!("step {id}"),
         cwd: cwd.to_path_buf(),
         spare_dir: Default::default(),
+        // One step: a fork server would only add its own start.
+        fork: false,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
@@ -330,12 +332,14 @@ pub async fn run_foreach(
     scratch: &Path,
     interrupt: tokio::sync::watch::Receiver<Interrupt>,
 ) -> StepRecord {
+    let fork_server = config.python.fork_server() && sub.fork_server != Some(false);
     let ctx = Arc::new(Context {
         context_dir: context.to_path_buf(),
         plugins,
         config,
         interrupt: interrupt.clone(),
         observer,
+        fork_server,
     });
     let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
     let forward = tokio::spawn(forward_interrupt(interrupt, control_tx));

@@ -11,6 +11,7 @@ use tokio::sync::{oneshot, watch};
 use crate::atp::{AtpError, PluginProcess};
 use crate::deployer::Plugin;
 use crate::value::Value;
+use crate::zygote::Forking;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Control {
@@ -67,6 +68,8 @@ pub(super) struct PluginTask {
     pub cwd: PathBuf,
     /// The working directory of an adopted spare process, removed when the step is done.
     pub spare_dir: std::sync::Mutex<Option<PathBuf>>,
+    /// Fork the process from the plugin's fork server (`crate::zygote`) rather than start it.
+    pub fork: bool,
 }
 
 impl Drop for PluginTask {
@@ -140,6 +143,22 @@ impl PluginTask {
             s = stopped(control) => return (stopped_before_work(&mut input, s), launched.ok(), true),
         };
         crate::testhooks::maybe_panic(&self.run_id_label());
+        // A forked process dies with its fork server: one that died while it waited for its
+        // input (its fork server was killed) is forked again from a new one.
+        let launched = match launched {
+            Ok(p) if p.is_forked() && !p.is_alive() => {
+                tracing::info!("{}: its forked process ended before its input came; forking another", self.label);
+                p.kill().await;
+                match self.launch(control).await {
+                    Launched::Ready(p) => Ok(p),
+                    Launched::Failed(e) => Err(e),
+                    Launched::Stopped(Stop::Cancel(reason) | Stop::Kill(reason)) => {
+                        return (Some(PluginOutcome::Cancelled { reason }), None, false)
+                    }
+                }
+            }
+            other => other,
+        };
         let mut process = match launched {
             Ok(p) => p,
             Err(e) => {
@@ -232,9 +251,14 @@ impl PluginTask {
                 stderr: String::new(),
             });
         }
-        let mut p = match PluginProcess::spawn(&self.plugin.launch(&self.cwd), &self.label) {
-            Ok(p) => p,
-            Err(e) => return Launched::Failed(e),
+        // Starting the plugin's fork server may take as long as a plugin's start-up.
+        let mut p = tokio::select! {
+            biased;
+            r = self.start_process() => match r {
+                Ok(p) => p,
+                Err(e) => return Launched::Failed(e),
+            },
+            s = stopped(control) => return Launched::Stopped(s),
         };
         let hello = tokio::select! {
             biased;
@@ -260,6 +284,24 @@ impl PluginTask {
                 Launched::Failed(e)
             }
         }
+    }
+
+    /// A forked process when the plugin's fork server can give one, else a fresh interpreter.
+    async fn start_process(&self) -> Result<PluginProcess, AtpError> {
+        let launch = self.plugin.launch(&self.cwd);
+        if self.fork {
+            let (plugin, l, label) = (self.plugin.clone(), launch.clone(), self.label.clone());
+            let forked = tokio::task::spawn_blocking(move || {
+                plugin.fork_server.launch(&l, &label, plugin.startup_timeout)
+            })
+            .await;
+            match forked {
+                Ok(Ok(Forking::Forked(p))) => return Ok(p),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(Forking::Plain)) | Err(_) => {}
+            }
+        }
+        PluginProcess::spawn(&launch, &self.label)
     }
 
     /// Sends cancel when the step declares it and waits for its answer up to the closure wait.

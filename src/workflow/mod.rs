@@ -30,6 +30,9 @@ pub struct Workflow {
     pub max_step_timeout: Option<f64>,
     /// `retry:` at the top level (arcaflow-py extension): the default of every plugin step.
     pub retry: Option<RetryPolicy>,
+    /// `forkServer: false` launches every step of this workflow in a fresh interpreter (an
+    /// arcaflow-py extension; see the config key of the same name).
+    pub fork_server: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +164,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
     let mut output_schema_node = None;
     let mut max_step_timeout = None;
     let mut retry = None;
+    let mut fork_server = None;
     for (k, v) in top {
         match k.as_str() {
             Some("version") => version = Some(v),
@@ -171,9 +175,13 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
             Some("outputSchema") => output_schema_node = Some(v),
             Some("maxStepTimeout") => max_step_timeout = Some(seconds(v, "maxStepTimeout")?),
             Some("retry") => retry = Some(RetryPolicy::from_yaml(v, "retry")?),
+            Some("forkServer") => match v {
+                Y::Bool(b) => fork_server = Some(*b),
+                _ => return Err("forkServer must be true or false".into()),
+            },
             _ => {
                 return Err(format!(
-                    "invalid top-level key {}, expected one of: version, input, steps, outputs, output, outputSchema, maxStepTimeout, retry",
+                    "invalid top-level key {}, expected one of: version, input, steps, outputs, output, outputSchema, maxStepTimeout, retry, forkServer",
                     key_text(k)
                 ))
             }
@@ -234,7 +242,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
             }
         }
     }
-    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout, retry })
+    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout, retry, fork_server })
 }
 
 fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
