@@ -161,7 +161,12 @@ pub async fn execute(
         observer: settings.observer,
         fork_server: settings.config.python.fork_server() && loaded.workflow.fork_server != Some(false),
     });
-    exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await
+    let result =
+        exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await;
+    // Every step was reaped: the fork servers go now, not when the process exits.
+    let plugins: Vec<Arc<Plugin>> = loaded.plugins.values().cloned().collect();
+    let _ = tokio::task::spawn_blocking(move || plugins.iter().for_each(|p| p.fork_server.shutdown())).await;
+    result
 }
 
 /// What running one plugin step on its own produced (`arcaflow-py plugin run`).

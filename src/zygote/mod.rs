@@ -129,6 +129,24 @@ impl ForkServer {
     }
 }
 
+impl ForkServer {
+    /// Ends the fork server now (at the end of a run, after every step was reaped) and waits
+    /// for it, so that nothing it started is left when the run returns.
+    pub fn shutdown(&self) {
+        let zygote = {
+            let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
+            slot.off = true;
+            slot.zygote.take()
+        };
+        if let Some(z) = zygote {
+            crate::atp::kill_group(z.pid);
+            if let Some(mut child) = z.child.lock().ok().and_then(|mut c| c.take()) {
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
 enum Failure {
     /// It cannot serve this plugin: say so, launch plainly.
     Fallback(String),

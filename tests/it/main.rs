@@ -13,6 +13,7 @@ mod deployer;
 mod differential;
 mod extremes;
 mod faults;
+mod forkserver;
 mod foundation;
 mod hangs;
 mod hostile;
