@@ -59,6 +59,7 @@ _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
 os.close(_null)
 CHILDREN = {}  # pid -> pidfd
+IMPORT_OUTPUT = [b"", b""]  # what the imports wrote to stdout and stderr
 
 
 def open_fds():
@@ -140,6 +141,11 @@ def preload():
     root = sys.modules.get(MODULE.partition(".")[0])
     if getattr(root, OPT_OUT, True) is False:
         return f"the plugin sets {OPT_OUT} = False"
+    return None
+
+
+def forkable():
+    """Why the imported state cannot be forked safely, or None."""
     tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else []
     if len(tasks) > 1 or threading.active_count() > 1:
         names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
@@ -154,6 +160,35 @@ def preload():
     if opened:
         return f"importing it left files open ({', '.join(sorted(opened)[:5])}), which forked steps would share"
     return None
+
+
+def captured(fn):
+    """Runs fn with fd 1 and 2 going to temporary files; returns its result and what it wrote
+    there. What the plugin prints while it is imported is replayed into every step's own stdout
+    and stderr, where a plain launch would have printed it."""
+    import tempfile
+
+    saved, files, out = [], [], []
+    for fd in (1, 2):
+        getattr(sys, "stdout" if fd == 1 else "stderr").flush()
+        f = tempfile.TemporaryFile()
+        saved.append(os.dup(fd))
+        files.append(f)
+        os.dup2(f.fileno(), fd)
+    try:
+        result = fn()
+    finally:
+        for fd, old, f in zip((1, 2), saved, files):
+            try:
+                getattr(sys, "stdout" if fd == 1 else "stderr").flush()
+            except Exception:
+                pass
+            os.dup2(old, fd)
+            os.close(old)
+            f.seek(0)
+            out.append(f.read())
+            f.close()
+    return result, out[0], out[1]
 
 
 def std_streams():
@@ -215,6 +250,9 @@ def run_step(request, fds):
         if sys.path:
             sys.path[0] = request["cwd"]
         std_streams()
+        for fd, data in ((1, IMPORT_OUTPUT[0]), (2, IMPORT_OUTPUT[1])):
+            while data:
+                data = data[os.write(fd, data):]
         random = sys.modules.get("random")
         if random is not None:
             random.seed()
@@ -325,10 +363,15 @@ def main():
         sys.path[0] = os.getcwd()
     # Processes a step leaves behind are re-parented to us, to be reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
-    try:
-        why = preload()
-    except BaseException as e:
-        why = "importing it failed: " + "".join(traceback.format_exception_only(type(e), e)).strip()
+    def attempt():
+        try:
+            return preload()
+        except BaseException as e:
+            return "importing it failed: " + "".join(traceback.format_exception_only(type(e), e)).strip()
+
+    why, out, err = captured(attempt)
+    IMPORT_OUTPUT[:] = [out, err]
+    why = why or forkable()
     if why:
         send({"fallback": why})
         return
