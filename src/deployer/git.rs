@@ -75,6 +75,11 @@ impl Mirror {
         is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: strip_userinfo(url) })
     }
 
+    /// The mirror's bare repository.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Resolves `reference` (commit, tag, branch, or the remote HEAD when absent) to a full commit id.
     pub fn resolve(&self, reference: Option<&str>, fetch: Fetch) -> Result<String> {
         if let Some(r) = reference.filter(|r| looks_like_sha(r)) {

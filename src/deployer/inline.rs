@@ -112,7 +112,7 @@ impl Deployer {
             let installer = self.installer()?.clone();
             tracing::info!("building a venv for {shown} with {}", installer.name());
             let venv = build.venv();
-            Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: requirements }
+            Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: requirements, mirror: None }
                 .run()
                 .map_err(|e| err(format!("installing its requirements failed: {e}")))?;
             Ok(installer.name().to_string())

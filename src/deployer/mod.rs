@@ -576,7 +576,15 @@ impl Deployer {
             Target::Requirement(req) => req.clone(),
         };
         let venv = BuildDir::at(build_dir.to_path_buf()).venv();
-        Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: &[target] }
+        // uv fetches a git requirement's commit from our mirror, which has it (see `venv::Build`).
+        let mirror = match &r.target {
+            Target::Git { url, .. } if spec::redact_url(url) == *url => {
+                git::Mirror::existing(&self.workdir, url).map(|m| (url.as_str(), m.path().to_path_buf()))
+            }
+            _ => None,
+        };
+        let mirror = mirror.as_ref().map(|(u, p)| (*u, p.as_path()));
+        Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: &[target], mirror }
             .run()
             .map_err(|e| deploy_err(format!("installing it failed: {e}")))?;
         let _ = std::fs::remove_dir_all(&src);

@@ -79,6 +79,9 @@ pub struct Build<'a> {
     pub venv: &'a Path,
     /// What to install: a directory or requirements such as `name==1.0` (one argument each).
     pub targets: &'a [String],
+    /// A git requirement's repository URL and the local mirror that already holds the commit:
+    /// uv's git fetches from the mirror instead of the network (see [`from_mirror`]).
+    pub mirror: Option<(&'a str, &'a Path)>,
 }
 
 impl Build<'_> {
@@ -98,6 +101,9 @@ impl Build<'_> {
                 cmd.args(["pip", "install", "--no-config", "--compile-bytecode", "--python", &py]);
                 index_options(self.cfg, &mut cmd, true);
                 cmd.arg("--").args(self.targets);
+                if let Some((url, mirror)) = self.mirror {
+                    from_mirror(&mut cmd, url, mirror);
+                }
                 run(&mut cmd, "uv pip install")
             }
             InstallerKind::PipOutside => {
@@ -127,6 +133,25 @@ impl Build<'_> {
             }
         }
     }
+}
+
+/// Points the installer's git at our mirror for `url`, through git's `url.<base>.insteadOf` given
+/// in the environment (`GIT_CONFIG_COUNT`, after any entries the user set there): the installer
+/// still sees, and caches its wheel under, the repository's own URL, so a later build of the same
+/// commit reuses that wheel; but the commit, which the mirror already fetched, is not fetched
+/// from the network again.
+fn from_mirror(cmd: &mut Command, url: &str, mirror: &Path) {
+    let first: usize = std::env::var("GIT_CONFIG_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let entries = [
+        (format!("url.file://{}.insteadOf", mirror.display()), url.to_string()),
+        // The mirror keeps a pinned commit without a ref; protocol v2 serves it anyway, older
+        // protocols only with this.
+        ("uploadpack.allowAnySHA1InWant".to_string(), "true".to_string()),
+    ];
+    for (i, (key, value)) in entries.iter().enumerate() {
+        cmd.env(format!("GIT_CONFIG_KEY_{}", first + i), key).env(format!("GIT_CONFIG_VALUE_{}", first + i), value);
+    }
+    cmd.env("GIT_CONFIG_COUNT", (first + entries.len()).to_string());
 }
 
 /// The config's index settings and offline mode, for uv or pip. Index URLs go through the

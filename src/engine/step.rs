@@ -291,10 +291,9 @@ impl PluginTask {
         let launch = self.plugin.launch(&self.cwd);
         if self.fork {
             let (plugin, l, label) = (self.plugin.clone(), launch.clone(), self.label.clone());
-            let forked = tokio::task::spawn_blocking(move || {
-                plugin.fork_server.launch(&l, &label, plugin.startup_timeout)
-            })
-            .await;
+            let forked =
+                tokio::task::spawn_blocking(move || plugin.fork_server.launch(&l, &label, plugin.startup_timeout))
+                    .await;
             match forked {
                 Ok(Ok(Forking::Forked(p))) => return Ok(p),
                 Ok(Err(e)) => return Err(e),

@@ -230,9 +230,7 @@ impl Zygote {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let dead = Arc::new(AtomicBool::new(false));
-        let reader_sock = ours.try_clone().map_err(|e| {
-            Failure::Fallback(format!("cannot read its socket: {e}"))
-        });
+        let reader_sock = ours.try_clone().map_err(|e| Failure::Fallback(format!("cannot read its socket: {e}")));
         let reader_sock = match reader_sock {
             Ok(s) => s,
             Err(e) => {

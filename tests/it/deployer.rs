@@ -362,3 +362,24 @@ fn ctrl_c_during_a_build_says_so_exits_130_and_the_next_run_works() {
     let case = echo_case(&repo.spec(), &workdir);
     assert_eq!(flavor(&case), "base");
 }
+
+#[test]
+fn the_installer_fetches_the_commit_from_the_local_mirror_not_the_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repos = tmp.path().join("repos");
+    let repo = make_plugin_repo(&repos.join("testkit.git"), true);
+    let mut server = GitHttpServer::start(&repos, None);
+    let workdir = tmp.path().join("wd");
+    let spec = format!("arcaflow-plugin-testkit@git+{}@{}", server.url("testkit.git"), repo.head);
+    // uv's caches start empty each time: only the network or our mirror can give it the commit.
+    let case = echo_case(&spec, &workdir).env("UV_CACHE_DIR", &tmp.path().join("uv1").display().to_string());
+    assert_eq!(flavor(&case), "base");
+    server.stop();
+    // The server is gone: the rebuild works only if the installer's git reads the mirror.
+    let case = echo_case(&spec, &workdir)
+        .env("UV_CACHE_DIR", &tmp.path().join("uv2").display().to_string())
+        .arg("--pull-policy")
+        .arg("Always");
+    assert_eq!(flavor(&case), "base");
+    assert_eq!(complete_builds(&workdir).len(), 2, "the second run built again");
+}

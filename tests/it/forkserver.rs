@@ -108,11 +108,7 @@ fn a_killed_fork_server_is_replaced() {
     let note = case.path("killed.txt");
     // Item 0 kills the fork server it was forked from (and dies with it); the items after it are
     // forked from a new one.
-    isolation_loop(
-        &case,
-        &format!("[{{tag: a, kill: \"{}\"}}, {{tag: b}}, {{tag: c}}]", note.display()),
-        "",
-    );
+    isolation_loop(&case, &format!("[{{tag: a, kill: \"{}\"}}, {{tag: b}}, {{tag: c}}]", note.display()), "");
     let out = case.run();
     out.assert_code(2);
     let killed: i64 = std::fs::read_to_string(&note).expect("item 0 killed its fork server").trim().parse().unwrap();
@@ -153,9 +149,8 @@ fn runs_and_plugins_can_opt_out() {
     let by_workflow = Case::new();
     isolation_loop(&by_workflow, "[{tag: a}, {tag: b}]", "forkServer: false\n");
     let by_plugin = Case::new();
-    by_plugin.config(
-        "deployers:\n  python:\n    deployer_name: python\n    pluginEnv:\n      set: {TESTKIT_NO_FORK: 1}\n",
-    );
+    by_plugin
+        .config("deployers:\n  python:\n    deployer_name: python\n    pluginEnv:\n      set: {TESTKIT_NO_FORK: 1}\n");
     isolation_loop(&by_plugin, "[{tag: a}, {tag: b}]", "");
     for (what, case) in [("config", by_config), ("workflow", by_workflow), ("plugin", by_plugin)] {
         let out = case.run();
