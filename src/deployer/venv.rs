@@ -135,11 +135,13 @@ impl Build<'_> {
     }
 }
 
-/// Points the installer's git at our mirror for `url`, through git's `url.<base>.insteadOf` given
+/// Points uv's git at our mirror for `url`, through git's `url.<base>.insteadOf` given
 /// in the environment (`GIT_CONFIG_COUNT`, after any entries the user set there): the installer
 /// still sees, and caches its wheel under, the repository's own URL, so a later build of the same
 /// commit reuses that wheel; but the commit, which the mirror already fetched, is not fetched
-/// from the network again.
+/// from the network again. uv fetches the commit by its id, which the mirror serves; pip clones
+/// the repository's default branch first, which the mirror (refs only for what was asked) lacks,
+/// so pip keeps fetching from the URL.
 fn from_mirror(cmd: &mut Command, url: &str, mirror: &Path) {
     let first: usize = std::env::var("GIT_CONFIG_COUNT").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let entries = [

@@ -242,7 +242,16 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
             }
         }
     }
-    Ok(Workflow { path: path.to_path_buf(), input, steps, outputs, output_schema, max_step_timeout, retry, fork_server })
+    Ok(Workflow {
+        path: path.to_path_buf(),
+        input,
+        steps,
+        outputs,
+        output_schema,
+        max_step_timeout,
+        retry,
+        fork_server,
+    })
 }
 
 fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
