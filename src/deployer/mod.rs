@@ -145,6 +145,7 @@ impl Plugin {
             spare: std::sync::Mutex::new(None),
             env,
             args: None,
+            fork_server: Default::default(),
             _in_use: Some(workdir::lock_shared(in_use_lock)?),
         })
     }

@@ -181,6 +181,8 @@ fn run_case(c: &Case) -> Result<(), TestCaseError> {
         config: Arc::new(Config::default()),
         interrupt: int_rx,
         observer,
+        // Plain launches: the fake peer's timings are what these properties are about.
+        fork_server: false,
     });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let interrupt = c.interrupt;
