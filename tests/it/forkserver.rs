@@ -3,7 +3,7 @@
 //! at import, an opt-out) or runs that opt out are launched plainly. The testkit's `isolation`
 //! step reports whether its parent is a fork server (its command line carries the marker).
 
-use crate::support::{alive, with_spec, Case, EMPTY_INPUT};
+use crate::support::{alive, echo_workflow, shared_repo, with_spec, Case, EMPTY_INPUT};
 use arcaflow_py::yaml::Yaml;
 
 fn field<'a>(y: &'a Yaml, path: &[&str]) -> &'a Yaml {
@@ -32,8 +32,17 @@ fn text(y: &Yaml, path: &[&str]) -> String {
     field(y, path).as_str().unwrap_or_else(|| panic!("{path:?} is not text")).to_string()
 }
 
+/// Builds the shared plugin's venv if needed: the first step after a fresh build runs in the
+/// process that read the plugin's schema (never forked), which these tests must not meet.
+fn warm() {
+    let case = Case::new();
+    case.workflow(&echo_workflow(&shared_repo(true).spec()));
+    case.run().assert_code(0);
+}
+
 /// A foreach over `items` tags, one at a time, each running `isolation`; its output is the list.
 fn isolation_loop(case: &Case, items: &str, top: &str) {
+    warm();
     case.file(
         "sub.yaml",
         &with_spec(
