@@ -77,28 +77,10 @@ fn say_item(out: &Printer, kind: Kind, line: &str) {
     }
 }
 
-/// The workdir if it exists (checked like every command checks it); a missing one is never created.
+/// The workdir if it exists and is ours (see [`Workdir::open_existing`]): a missing one is never
+/// created, some other directory is never looked into.
 fn open_existing(root: &Path) -> Result<Option<Workdir>> {
-    match std::fs::symlink_metadata(root) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("cannot inspect the workdir {}", root.display()), e)),
-        Ok(_) => {
-            // Every workdir gets a CACHEDIR.TAG when it is first opened: without one, this is some
-            // other directory (a mistyped --workdir, say), and we neither add our layout to it nor
-            // look into it.
-            if std::fs::symlink_metadata(root.join("CACHEDIR.TAG")).is_err() {
-                let empty = std::fs::read_dir(root).map(|mut d| d.next().is_none()).unwrap_or(false);
-                if empty {
-                    return Ok(None);
-                }
-                return Err(Error::Cache(format!(
-                    "{} is not an arcaflow-py workdir (it has no CACHEDIR.TAG); refusing to touch it",
-                    root.display()
-                )));
-            }
-            Workdir::open(root.to_path_buf()).map(Some)
-        }
-    }
+    Workdir::open_existing(root)
 }
 
 /// `locks/cache.lock`, exclusively: runs hold it shared while they deploy, so none is mid-deploy

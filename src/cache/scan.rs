@@ -165,7 +165,9 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     let mut inv = Inventory::default();
     if let Some(children) = managed_dir(&mut inv, &wd.venvs_dir()) {
         for (path, meta) in children {
-            if meta.is_dir() {
+            if !shape::entry(&file_name(&path)) {
+                not_ours(&mut inv, &path);
+            } else if meta.is_dir() {
                 scan_entry(&mut inv, &path);
             } else {
                 push_stray(&mut inv, path);
@@ -174,6 +176,10 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     }
     if let Some(children) = managed_dir(&mut inv, &wd.git_dir()) {
         for (path, meta) in children {
+            if !shape::mirror(&file_name(&path)) {
+                not_ours(&mut inv, &path);
+                continue;
+            }
             if !meta.is_dir() {
                 push_stray(&mut inv, path);
                 continue;
@@ -193,6 +199,10 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     }
     if let Some(children) = managed_dir(&mut inv, &wd.scratch_dir()) {
         for (path, meta) in children {
+            if !shape::scratch(&file_name(&path)) {
+                not_ours(&mut inv, &path);
+                continue;
+            }
             if !meta.is_dir() {
                 push_stray(&mut inv, path);
                 continue;
@@ -212,6 +222,10 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     }
     if let Some(children) = managed_dir(&mut inv, &wd.tools_dir()) {
         for (path, meta) in children {
+            if !(file_name(&path) == "uv" || file_name(&path).starts_with(TEMP_PREFIX)) {
+                not_ours(&mut inv, &path);
+                continue;
+            }
             let unit = inv.unit(&path);
             if file_name(&path).starts_with(TEMP_PREFIX) {
                 let name = file_name(&path);
@@ -225,6 +239,10 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     }
     if let Some(children) = managed_dir(&mut inv, &wd.root().join("locks")) {
         for (path, meta) in children {
+            if !shape::lock(&file_name(&path)) {
+                not_ours(&mut inv, &path);
+                continue;
+            }
             if meta.is_file() {
                 let unit = inv.unit(&path);
                 inv.locks.push(File {
@@ -244,7 +262,7 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
         for (path, meta) in children {
             let name = file_name(&path);
             if !meta.is_file() {
-                if meta.file_type().is_symlink() {
+                if meta.file_type().is_symlink() && name.strip_suffix(".json").is_some_and(shape::run_id) {
                     push_stray(&mut inv, path);
                 }
                 continue;
@@ -252,7 +270,7 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
             if name.starts_with(TEMP_PREFIX) {
                 let unit = inv.unit(&path);
                 inv.temps.push(File { mtime: mtime(&meta), size: 0, held: false, name, path, unit });
-            } else if let Some(id) = name.strip_suffix(".json") {
+            } else if let Some(id) = name.strip_suffix(".json").filter(|id| shape::run_id(id)) {
                 let held = is_held(&wd.run_lock(id));
                 let unit = inv.unit(&path);
                 inv.runs.push(File { mtime: mtime(&meta), size: 0, held, name, path, unit });
@@ -397,6 +415,54 @@ fn list_dir(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Something in the workdir whose name we never write: never a unit, so never removed.
+fn not_ours(inv: &mut Inventory, path: &Path) {
+    inv.warnings.push(format!("{} was not made by arcaflow-py: left alone", path.display()));
+}
+
+/// The names arcaflow-py gives what it writes (`workdir/` spells them); prune removes nothing else.
+pub(super) mod shape {
+    use crate::workdir::{MIRROR_LOCK_PREFIX, RUN_LOCK_PREFIX};
+
+    fn hex(s: &str, len: usize) -> bool {
+        s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// `<name>-<16 hex>`.
+    pub(in crate::cache) fn entry(name: &str) -> bool {
+        name.rsplit_once('-').is_some_and(|(n, key)| !n.is_empty() && hex(key, 16))
+    }
+
+    /// `<24 hex>`.
+    pub(in crate::cache) fn mirror(name: &str) -> bool {
+        hex(name, 24)
+    }
+
+    /// `20240131T120000-1a2b3c4d` (session.rs), or `probe-<build id>` (the deployer's schema read).
+    pub(in crate::cache) fn run_id(id: &str) -> bool {
+        let b = id.as_bytes();
+        b.len() == 24
+            && b[..8].iter().all(u8::is_ascii_digit)
+            && b[8] == b'T'
+            && b[9..15].iter().all(u8::is_ascii_digit)
+            && b[15] == b'-'
+            && hex(&id[16..], 8)
+    }
+
+    pub(in crate::cache) fn scratch(name: &str) -> bool {
+        run_id(name) || name.strip_prefix("probe-").is_some_and(crate::workdir::EntryDir::is_build_name)
+    }
+
+    /// `cache.lock`, `tools.lock`, `run-<run id>.lock`, `git-<24 hex>.lock`.
+    pub(in crate::cache) fn lock(name: &str) -> bool {
+        let Some(stem) = name.strip_suffix(".lock") else { return false };
+        stem == "cache"
+            || stem == "tools"
+            || stem.strip_prefix(RUN_LOCK_PREFIX).is_some_and(run_id)
+            || stem.strip_prefix(MIRROR_LOCK_PREFIX).is_some_and(mirror)
+    }
 }
 
 fn push_stray(inv: &mut Inventory, path: PathBuf) {

@@ -10,8 +10,11 @@ pub(crate) fn runs(inv: &Invocation, args: RunsArgs) -> Result<i32> {
     let config = args.place.config.as_deref().map(|p| inv.in_cwd(p));
     let cwd = inv.cwd().to_path_buf();
     let settled = inv.settle(config.as_deref(), cwd, args.place.workdir.as_deref())?;
-    let workdir = Workdir::open(settled.workdir.clone())?;
-    let runs: Vec<RunState> = state::list(&workdir).into_iter().take(args.limit).collect();
+    // Reading changes nothing: a workdir that does not exist yet has no runs, and is not created.
+    let runs: Vec<RunState> = match Workdir::open_existing(&settled.workdir)? {
+        Some(workdir) => state::list(&workdir).into_iter().take(args.limit).collect(),
+        None => Vec::new(),
+    };
 
     if args.json {
         settled.printer.out(&format!("{}\n", serde_json::to_string_pretty(&runs).unwrap_or_default()));

@@ -59,12 +59,14 @@ impl Mirror {
                 std::fs::remove_dir_all(&path)
                     .map_err(|e| Error::io(format!("cannot remove {}", path.display()), e))?;
             }
+            // Ours, 0700 whatever the umask; git fills the empty directory.
+            workdir::create_private_dir(&path)?;
             let out = run_git(None, &["init", "--quiet", "--bare", &path.to_string_lossy()], &[], &mirror.shown)?;
             if !out.ok {
                 return Err(mirror.failure("cannot create mirror", &out));
             }
             // Recorded for `cache list`; never the URL with credentials.
-            let _ = std::fs::write(path.join(workdir::MIRROR_SOURCE), &mirror.shown);
+            let _ = workdir::write_atomic(&path.join(workdir::MIRROR_SOURCE), mirror.shown.as_bytes());
         }
         Ok(mirror)
     }

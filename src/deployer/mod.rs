@@ -269,8 +269,7 @@ impl Deployer {
         let resolved = self.resolve(spec)?;
         let python = self.interpreter()?.clone();
         let entry = self.entry_dir(spec, &resolved, &python);
-        std::fs::create_dir_all(entry.path())
-            .map_err(|e| Error::io(format!("cannot create {}", entry.path().display()), e))?;
+        workdir::create_private_dir(entry.path())?;
 
         if self.policy != PullPolicy::Always {
             if let Some(p) = self.use_current(spec, &entry, false)? {
@@ -350,10 +349,9 @@ impl Deployer {
     /// The complete build that `current` names, marked in use; `None` if there is none (or, when
     /// `fresh_only`, if it was made before this run started).
     fn use_current(&self, spec: &ModuleSpec, entry: &EntryDir, fresh_only: bool) -> Result<Option<Plugin>> {
-        let Ok(id) = std::fs::read_to_string(entry.current()) else {
+        let Some(build) = entry.read_current() else {
             return Ok(None);
         };
-        let build = entry.build(id.trim());
         let build_dir = build.path().to_path_buf();
         let Ok(meta_text) = crate::limits::read_bytes(&build.meta()) else {
             return Ok(None);
@@ -381,8 +379,10 @@ impl Deployer {
             plugin: spec.to_string(),
             message: format!("the plugin's schema is invalid: {e}"),
         })?;
-        touch(&build.last_used());
         let python = Build::venv_python(&build.venv());
+        // Nothing another user made (or could have changed) is ever run.
+        self.workdir.check_before_exec(&python)?;
+        workdir::touch(&build.last_used(), now_unix());
         let env = plugin_env(&python, &self.cfg.plugin_env);
         Ok(Some(Plugin {
             spec: spec.clone(),
@@ -405,13 +405,13 @@ impl Deployer {
     /// Builds that `current` does not name and that nobody uses are leftovers of interrupted
     /// builds; we hold the build lock, so none of them is still being written.
     fn remove_incomplete(&self, entry: &EntryDir) {
-        let current = std::fs::read_to_string(entry.current()).unwrap_or_default();
+        let current = entry.read_current().map(|b| b.path().to_path_buf());
         let Ok(dirs) = std::fs::read_dir(entry.path()) else {
             return;
         };
         for d in dirs.flatten() {
             let name = d.file_name().to_string_lossy().to_string();
-            if !EntryDir::is_build_name(&name) || name == current.trim() || !d.path().is_dir() {
+            if !EntryDir::is_build_name(&name) || current.as_deref() == Some(d.path().as_path()) || !d.path().is_dir() {
                 continue;
             }
             let build = BuildDir::at(d.path());
@@ -533,8 +533,7 @@ impl Deployer {
     ) -> Result<(Spare, String, bool)> {
         let shown = spec.to_string();
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
-        std::fs::create_dir_all(build_dir)
-            .map_err(|e| Error::io(format!("cannot create {}", build_dir.display()), e))?;
+        workdir::create_private_dir(build_dir)?;
         let installer = self.installer()?.clone();
         tracing::info!("building a venv for {shown} with {}", installer.name());
         let src = build_dir.join("src");
@@ -619,7 +618,7 @@ impl Deployer {
     ) -> Result<(Value, Spare)> {
         // A scratch dir like any step's: the process may go on to run a step (see `Spare`).
         let cwd = self.workdir.scratch_dir().join(format!("probe-{build_id}"));
-        std::fs::create_dir_all(&cwd).map_err(|e| Error::io(format!("cannot create {}", cwd.display()), e))?;
+        workdir::create_private_dir(&cwd)?;
         let python = Build::venv_python(venv);
         let launch = Launch {
             python: python.clone(),
@@ -775,10 +774,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn touch(path: &Path) {
-    let _ = std::fs::write(path, now_unix().to_string());
 }
 
 pub fn now_unix() -> u64 {

@@ -25,7 +25,8 @@ pub fn uv_path(workdir: &Workdir) -> PathBuf {
 /// The bootstrapped uv if it is complete.
 pub fn installed_uv(workdir: &Workdir) -> Option<PathBuf> {
     let p = uv_path(workdir);
-    p.is_file().then_some(p)
+    // Run only a uv we installed: ours, in directories nobody else can write.
+    (p.is_file() && workdir.check_before_exec(&p).is_ok()).then_some(p)
 }
 
 /// Installs uv into `<workdir>/tools` (once) and returns its path; `Err` says why it could not
@@ -45,7 +46,7 @@ pub fn bootstrap_uv(
         return Ok(p);
     }
     let tools = workdir.tools_dir();
-    std::fs::create_dir_all(&tools).map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+    workdir::create_private_dir(&tools).map_err(|e| e.to_string())?;
     remove_leftovers(&tools);
     let started = Instant::now();
     let shown = format!("uv into {} (once per workdir: venv builds are faster with it)", tools.display());

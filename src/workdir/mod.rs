@@ -30,6 +30,23 @@ pub const ENV_WORKDIR: &str = "ARCAFLOW_PY_WORKDIR";
 
 const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by arcaflow-py.\n# For information about cache directory tags see https://bford.info/cachedir/\n";
 
+/// The file that marks a directory as an arcaflow-py workdir, and what it holds: the layout
+/// version this code reads and writes.
+const MARKER_NAME: &str = ".arcaflow-py-workdir";
+const MARKER: &str = "arcaflow-py workdir\nlayout 1\n";
+
+/// The directories of the layout, created when the workdir is opened for a run.
+const LAYOUT_DIRS: [&str; 5] = ["git", "venvs", "runs", "scratch", "locks"];
+
+enum Adoption {
+    /// It carries our marker.
+    Ours,
+    /// Nothing in it yet.
+    Empty,
+    /// Made by an arcaflow-py from before the marker: our tag and only our layout in it.
+    Legacy,
+}
+
 #[derive(Debug, Clone)]
 pub struct Workdir {
     root: PathBuf,
@@ -52,22 +69,107 @@ impl Workdir {
         default_dir()
     }
 
-    /// Creates the workdir if needed and checks that nobody else can plant code in it.
+    /// Creates the workdir if needed (mode 0700, whatever the umask), checks that nobody else can
+    /// plant code in it, and adopts it only when it is ours (its marker), empty, or a workdir an
+    /// earlier arcaflow-py made (nothing but our layout in it).
     pub fn open(root: PathBuf) -> Result<Workdir> {
-        fs::create_dir_all(&root).map_err(|e| Error::io(format!("cannot create workdir {}", root.display()), e))?;
+        let created = match fs::symlink_metadata(&root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = root.parent() {
+                    fs::create_dir_all(parent)
+                        .map_err(|e| Error::io(format!("cannot create workdir {}", root.display()), e))?;
+                }
+                create_private_dir(&root)?;
+                true
+            }
+            Err(e) => return Err(Error::io(format!("cannot inspect workdir {}", root.display()), e)),
+            Ok(_) => false,
+        };
         check_safe(&root)?;
         let wd = Workdir { root };
-        for sub in ["git", "venvs", "runs", "scratch", "locks"] {
-            let p = wd.root.join(sub);
-            if !p.is_dir() {
-                fs::create_dir_all(&p).map_err(|e| Error::io(format!("cannot create {}", p.display()), e))?;
-            }
+        match wd.adoption()? {
+            Adoption::Ours => {}
+            Adoption::Empty | Adoption::Legacy => write_new(&wd.marker(), MARKER.as_bytes())?,
+        }
+        if created {
+            tracing::debug!("created workdir {}", wd.root.display());
+        }
+        for sub in LAYOUT_DIRS {
+            create_private_dir(&wd.root.join(sub))?;
         }
         let tag = wd.root.join("CACHEDIR.TAG");
-        if !tag.exists() {
+        if fs::symlink_metadata(&tag).is_err() {
             write_atomic(&tag, CACHEDIR_TAG.as_bytes())?;
         }
         Ok(wd)
+    }
+
+    /// The workdir when it exists and is ours, for commands that only read (or only remove what
+    /// we made): nothing is created, not even the workdir. `None` when it does not exist or is
+    /// empty; an error when it is some other directory.
+    pub fn open_existing(root: &Path) -> Result<Option<Workdir>> {
+        match fs::symlink_metadata(root) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(format!("cannot inspect the workdir {}", root.display()), e)),
+            Ok(_) => {}
+        }
+        check_safe(root)?;
+        let wd = Workdir { root: root.to_path_buf() };
+        match wd.adoption()? {
+            Adoption::Empty => Ok(None),
+            // Links among the layout's directories are the reader's to skip (cache scan warns).
+            Adoption::Ours | Adoption::Legacy => Ok(Some(wd)),
+        }
+    }
+
+    /// `<workdir>/.arcaflow-py-workdir`: what makes a directory ours.
+    fn marker(&self) -> PathBuf {
+        self.root.join(MARKER_NAME)
+    }
+
+    /// Whether this directory may be used as a workdir, and why.
+    fn adoption(&self) -> Result<Adoption> {
+        let refuse = |why: String| {
+            Error::Cache(format!(
+                "{} is not an arcaflow-py workdir ({why}); refusing to use it: give a new or empty directory (--workdir, {ENV_WORKDIR}, config workdir)",
+                self.root.display()
+            ))
+        };
+        match fs::symlink_metadata(self.marker()) {
+            Ok(m) if m.is_file() => {
+                let text = fs::read_to_string(self.marker()).unwrap_or_default();
+                return if text == MARKER {
+                    Ok(Adoption::Ours)
+                } else {
+                    Err(refuse(format!(
+                        "its {MARKER_NAME} names another layout than '{}'",
+                        MARKER.lines().nth(1).unwrap_or_default()
+                    )))
+                };
+            }
+            Ok(_) => return Err(refuse(format!("its {MARKER_NAME} is not a regular file"))),
+            Err(_) => {}
+        }
+        let names: Vec<String> = fs::read_dir(&self.root)
+            .map_err(|e| Error::io(format!("cannot read the workdir {}", self.root.display()), e))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if names.is_empty() {
+            return Ok(Adoption::Empty);
+        }
+        // A workdir made before the marker existed: our tag, and nothing but our layout.
+        let tag_is_ours = fs::symlink_metadata(self.root.join("CACHEDIR.TAG")).is_ok_and(|m| m.is_file())
+            && fs::read_to_string(self.root.join("CACHEDIR.TAG")).is_ok_and(|t| t == CACHEDIR_TAG);
+        let only_layout = names.iter().all(|n| {
+            LAYOUT_DIRS.contains(&n.as_str())
+                || ["CACHEDIR.TAG", "tools", "interpreters.json"].contains(&n.as_str())
+                || n.starts_with(".tmp")
+        });
+        if tag_is_ours && only_layout {
+            return Ok(Adoption::Legacy);
+        }
+        Err(refuse(format!("it is not empty and has no {MARKER_NAME} marker")))
     }
 
     pub fn root(&self) -> &Path {
@@ -154,9 +256,27 @@ impl EntryDir {
     pub fn build(&self, id: &str) -> BuildDir {
         BuildDir { path: self.path.join(id) }
     }
-    /// Whether a child directory of the entry is a build (`b<nanos>-<pid>`).
+    /// Whether a child directory of the entry is a build: `b<nanos>-<pid>`, exactly.
     pub fn is_build_name(name: &str) -> bool {
-        name.starts_with('b')
+        let Some((nanos, pid)) = name.strip_prefix('b').and_then(|r| r.split_once('-')) else {
+            return false;
+        };
+        let digits = |s: &str| !s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_digit());
+        digits(nanos) && digits(pid)
+    }
+
+    /// The build `current` names, when it names one in our format (an absolute path, `..` or
+    /// anything else we never write is ignored, never followed). `current` itself must be a
+    /// regular file.
+    pub fn read_current(&self) -> Option<BuildDir> {
+        let path = self.current();
+        let meta = fs::symlink_metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > 128 {
+            return None;
+        }
+        let text = fs::read_to_string(&path).ok()?;
+        let id = text.trim();
+        Self::is_build_name(id).then(|| self.build(id))
     }
 }
 
@@ -248,6 +368,116 @@ fn check_safe(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates one directory of ours: mode 0700 whatever the umask, never through a symbolic link.
+/// An existing one is accepted when it is a real directory we own that nobody else can write.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => {
+            // The umask may have taken bits away, never added any: set the mode we mean.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io(format!("cannot set the mode of {}", path.display()), e))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_layout_dir(path),
+        Err(e) => Err(Error::io(format!("cannot create {}", path.display()), e)),
+    }
+}
+
+/// An existing directory of the layout: a real directory (not a link), ours, and writable by us
+/// only. One an older arcaflow-py made group-writable (umask 002) is made private again.
+fn check_layout_dir(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("cannot inspect {}", path.display()), e)),
+    };
+    if !meta.is_dir() {
+        return Err(Error::Cache(format!(
+            "{} is not a real directory (a symbolic link or a file); refusing to use it",
+            path.display()
+        )));
+    }
+    let uid = crate::sys::effective_uid();
+    if meta.uid() != uid {
+        return Err(Error::Cache(format!(
+            "{} belongs to uid {}, not to you (uid {uid}); refusing to use it",
+            path.display(),
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode() & 0o755))
+            .map_err(|e| Error::io(format!("cannot make {} private", path.display()), e))?;
+    }
+    Ok(())
+}
+
+impl Workdir {
+    /// Checks, before `program` (inside the workdir) is executed: every directory from the
+    /// workdir down to it is a real directory we own (one an older arcaflow-py left writable by
+    /// the group is made private), and `program` itself is ours. What another user made is never
+    /// run.
+    pub fn check_before_exec(&self, program: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let rel = program.strip_prefix(&self.root).map_err(|_| {
+            Error::Cache(format!("{} is outside the workdir {}", program.display(), self.root.display()))
+        })?;
+        let mut dir = self.root.clone();
+        let parts: Vec<_> = rel.components().collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            dir.push(part);
+            check_layout_dir(&dir)?;
+        }
+        let meta =
+            fs::symlink_metadata(program).map_err(|e| Error::io(format!("cannot inspect {}", program.display()), e))?;
+        let uid = crate::sys::effective_uid();
+        if meta.uid() != uid {
+            return Err(Error::Cache(format!(
+                "{} belongs to uid {}, not to you (uid {uid}); refusing to run it",
+                program.display(),
+                meta.uid()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Creates a file that must not exist yet (mode 0600, never through a link), with `data`.
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let mut f = open_nofollow(path, true)?;
+    f.write_all(data).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+}
+
+/// Opens `path` for writing, mode 0600 when created, refusing a symbolic link at `path` (and
+/// truncating when asked).
+pub fn open_nofollow(path: &Path, truncate: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .write(true)
+        .read(true)
+        .truncate(truncate)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            let e = if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other("it is a symbolic link, which is never followed")
+            } else {
+                e
+            };
+            Error::io(format!("cannot open {}", path.display()), e)
+        })
+}
+
+/// Records the time of a use (the file is ours: a link planted in its place is refused).
+pub fn touch(path: &Path, unix_seconds: u64) {
+    if let Ok(mut f) = open_nofollow(path, true) {
+        let _ = f.write_all(unix_seconds.to_string().as_bytes());
+    }
+}
+
 /// Writes a file so that readers see either the old or the new content, never a torn one.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -265,13 +495,7 @@ pub struct LockGuard {
 }
 
 fn open_lock(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(format!("cannot open lock file {}", path.display()), e))
+    open_nofollow(path, false)
 }
 
 pub fn lock_exclusive(path: &Path) -> Result<LockGuard> {
@@ -293,5 +517,48 @@ pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
         Ok(()) => Ok(Some(LockGuard { _file: file })),
         Err(fs::TryLockError::WouldBlock) => Ok(None),
         Err(fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_names_only_a_build_of_ours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let entry = EntryDir::at(tmp.path().to_path_buf());
+        for (text, ok) in [
+            ("b1712345678901234567-4242\n", true),
+            ("b1-2", true),
+            ("/etc", false),
+            ("../../x", false),
+            ("b1-2/../../x", false),
+            ("b-2", false),
+            ("bx-2", false),
+            ("", false),
+        ] {
+            fs::write(entry.current(), text).unwrap();
+            assert_eq!(entry.read_current().is_some(), ok, "{text:?}");
+        }
+        // A link in place of `current` is not read.
+        fs::remove_file(entry.current()).unwrap();
+        fs::write(tmp.path().join("elsewhere"), "b1-2").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), entry.current()).unwrap();
+        assert!(entry.read_current().is_none());
+    }
+
+    #[test]
+    fn nothing_is_executed_through_a_linked_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wd = Workdir::open(tmp.path().join("wd")).unwrap();
+        let real = tmp.path().join("real/bin");
+        fs::create_dir_all(&real).unwrap();
+        fs::write(real.join("python"), "").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("real"), wd.venvs_dir().join("x-0123456789abcdef")).unwrap();
+        let program = wd.venvs_dir().join("x-0123456789abcdef/bin/python");
+        let e = wd.check_before_exec(&program).unwrap_err().to_string();
+        assert!(e.contains("not a real directory"), "{e}");
+        assert!(wd.check_before_exec(Path::new("/usr/bin/python3")).is_err(), "outside the workdir");
     }
 }

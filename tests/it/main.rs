@@ -26,4 +26,5 @@ mod retries;
 mod secrets;
 mod serve;
 mod transports;
+mod workdir_safety;
 mod yaml_readers;
