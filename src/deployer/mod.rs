@@ -363,22 +363,28 @@ impl Deployer {
             return Ok(None);
         }
         let in_use = workdir::lock_shared(&build.use_lock())?;
-        let schema_bytes = match std::fs::read(build.schema()) {
-            Ok(b) => b,
-            Err(_) => return Ok(None),
+        // A damaged build (a truncated or garbled schema.cbor, a venv whose python is gone) is
+        // never used: it is treated as absent, so it is built again and `current` moves to the
+        // new build; prune removes the old one.
+        let damaged = |why: String| -> Result<Option<Plugin>> {
+            tracing::warn!("{}: the cached build is damaged ({why}); building it again", build_dir.display());
+            Ok(None)
         };
-        let schema_value = ciborium::from_reader::<ciborium::Value, _>(&schema_bytes[..])
-            .map(|c| Value::from_cbor(&c))
-            .map_err(|e| {
-                Error::Cache(format!(
-                    "{}: schema cache is corrupt ({e}); run 'arcaflow-py cache clean'",
-                    build_dir.display()
-                ))
-            })?;
-        let schema = PluginSchema::from_value(&schema_value).map_err(|e| Error::Deploy {
-            plugin: spec.to_string(),
-            message: format!("the plugin's schema is invalid: {e}"),
-        })?;
+        let schema_bytes = match crate::limits::read_bytes(&build.schema()) {
+            Ok(b) => b,
+            Err(e) => return damaged(format!("cannot read schema.cbor: {e}")),
+        };
+        let schema_value = match ciborium::from_reader::<ciborium::Value, _>(&schema_bytes[..]) {
+            Ok(c) => Value::from_cbor(&c),
+            Err(e) => return damaged(format!("schema.cbor is not valid CBOR: {e}")),
+        };
+        let schema = match PluginSchema::from_value(&schema_value) {
+            Ok(s) => s,
+            Err(e) => return damaged(format!("schema.cbor is not a plugin schema: {e}")),
+        };
+        if !Build::venv_python(&build.venv()).is_file() {
+            return damaged("its venv has no python".into());
+        }
         let python = Build::venv_python(&build.venv());
         // Nothing another user made (or could have changed) is ever run.
         self.workdir.check_before_exec(&python)?;

@@ -28,18 +28,25 @@ pub fn init(verbosity: i8, config_level: Option<LogLevel>) {
     let ansi = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(|| ProgressAwareStderr)
+        .with_writer(move || ProgressAwareStderr { ansi })
         .with_target(false)
         .with_ansi(ansi)
         .try_init();
 }
 
 /// Writes log lines through the progress display, so bars and lines do not tear each other.
-struct ProgressAwareStderr;
+/// Log lines quote plugins and inputs: escape sequences in them are shown, not obeyed (only our
+/// own colours pass, and only on a colour terminal).
+struct ProgressAwareStderr {
+    ansi: bool,
+}
 
 impl std::io::Write for ProgressAwareStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        crate::ui::progress::suspend(|| std::io::stderr().write(buf))
+        let text = String::from_utf8_lossy(buf);
+        let shown = crate::ui::terminal::neutralise(&text, self.ansi);
+        crate::ui::progress::suspend(|| std::io::stderr().write_all(shown.as_bytes()))?;
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()

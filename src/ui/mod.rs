@@ -8,6 +8,7 @@ pub mod junit;
 pub mod logging;
 pub mod output;
 pub mod progress;
+pub mod terminal;
 
 /// The one printer of a command. stdout carries only what the command produces (a document, a
 /// table, a path); everything else goes to stderr.
@@ -45,12 +46,16 @@ impl Printer {
     }
 
     /// A line on stderr that is always shown: what the command was asked to report.
+    /// Messages quote inputs, plugins and files: their escape sequences are shown, not obeyed.
     pub fn notice(&self, line: &str) {
+        let line = terminal::neutralise(line, false);
         progress::suspend(|| eprintln!("{line}"));
     }
 
-    /// Text on stderr as it is (a plugin's debug output), always shown.
+    /// Text on stderr as it is (a plugin's debug output), always shown; escape sequences are
+    /// shown, not obeyed.
     pub fn raw(&self, text: &str) {
+        let text = terminal::neutralise(text, false);
         progress::suspend(|| eprint!("{text}"));
     }
 

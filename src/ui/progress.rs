@@ -48,7 +48,8 @@ pub fn start(key: &str, message: String) {
     let Some(d) = DISPLAY.get() else { return };
     let bar = d.multi.add(ProgressBar::new_spinner());
     bar.set_style(style("{spinner:.cyan} {msg} {elapsed:.dim}"));
-    bar.set_message(message);
+    // Output ids and plugin names come from plugins and files: shown, never obeyed.
+    bar.set_message(super::terminal::neutralise(&message, false).into_owned());
     bar.enable_steady_tick(Duration::from_millis(100));
     if let Ok(mut bars) = d.bars.lock() {
         if let Some(old) = bars.insert(key.to_string(), bar) {
@@ -64,7 +65,7 @@ pub fn finish(key: &str, ok: bool, message: String) {
     let bar = bar.unwrap_or_else(|| d.multi.add(ProgressBar::new_spinner()));
     bar.set_style(style("{msg}"));
     let mark = if ok { "✓" } else { "✗" };
-    bar.finish_with_message(format!("{mark} {message}"));
+    bar.finish_with_message(format!("{mark} {}", super::terminal::neutralise(&message, false)));
 }
 
 /// Clears what is left (bars of steps that never finished) before the result is printed.

@@ -9,6 +9,7 @@ mod argo;
 mod cache;
 mod cli;
 mod compat;
+mod damage;
 mod deployer;
 mod differential;
 mod extremes;
