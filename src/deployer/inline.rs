@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::python::Interpreter;
 use super::spec::{ModuleSpec, Source};
 use super::venv::Build;
-use super::{now_nanos, now_unix, plugin_env, touch, BuildMeta, Deployer, Plugin};
+use super::{now_nanos, now_unix, plugin_env, BuildMeta, Deployer, Plugin};
 use crate::config::PullPolicy;
 use crate::error::{Error, Result};
 use crate::events::RunEvent;
@@ -43,7 +43,7 @@ impl Deployer {
         let err = |message: String| Error::Deploy { plugin: label.clone(), message };
         let base = self.interpreter()?.clone();
         let dir = self.workdir().inline_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+        workdir::create_private_dir(&dir)?;
         let runner = content_file(&dir, "runner", RUNNER)?;
         let source = content_file(&dir, "src", &inline.source)?;
         let input = describe(&base.path, &runner, &source, &inline.function).map_err(err)?;
@@ -84,7 +84,7 @@ impl Deployer {
     ) -> Result<(PathBuf, BuildMeta, LockGuard, bool)> {
         let err = |message: String| Error::Deploy { plugin: label.to_string(), message };
         let entry = self.workdir().entry(INLINE_ENTRY, &inline_key(requirements, python, &self.cfg));
-        if let Some(found) = current_build(&entry)? {
+        if let Some(found) = current_build(self.workdir(), &entry)? {
             return Ok((found.0, found.1, found.2, false));
         }
         if self.policy == PullPolicy::Never {
@@ -92,11 +92,10 @@ impl Deployer {
                 "its venv is not in the cache and the pull policy is Never; run it once with IfNotPresent".into(),
             ));
         }
-        std::fs::create_dir_all(entry.path())
-            .map_err(|e| Error::io(format!("cannot create {}", entry.path().display()), e))?;
+        workdir::create_private_dir(entry.path())?;
         let _build_lock = workdir::lock_exclusive(&entry.build_lock())?;
         // Another process may have finished the same build while we waited for the lock.
-        if let Some(found) = current_build(&entry)? {
+        if let Some(found) = current_build(self.workdir(), &entry)? {
             return Ok((found.0, found.1, found.2, false));
         }
         self.remove_incomplete(&entry);
@@ -107,8 +106,7 @@ impl Deployer {
         let shown = format!("{label} ({})", requirements.join(", "));
         self.observer.on_event(&RunEvent::BuildStarted { key: key.clone(), plugin: shown.clone() });
         let result = (|| -> Result<String> {
-            std::fs::create_dir_all(build.path())
-                .map_err(|e| Error::io(format!("cannot create {}", build.path().display()), e))?;
+            workdir::create_private_dir(build.path())?;
             let installer = self.installer()?.clone();
             tracing::info!("building a venv for {shown} with {}", installer.name());
             let venv = build.venv();
@@ -135,17 +133,18 @@ impl Deployer {
         let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| err(e.to_string()))?;
         workdir::write_atomic(&build.meta(), &meta_json)?;
         workdir::write_atomic(&entry.current(), build_id.as_bytes())?;
-        let (dir, meta, lock) = current_build(&entry)?.ok_or_else(|| err("the new build vanished".into()))?;
+        let (dir, meta, lock) =
+            current_build(self.workdir(), &entry)?.ok_or_else(|| err("the new build vanished".into()))?;
         Ok((dir, meta, lock, true))
     }
 }
 
 /// The build `current` names, if it is complete, marked in use.
-fn current_build(entry: &EntryDir) -> Result<Option<(PathBuf, BuildMeta, LockGuard)>> {
-    let Ok(id) = std::fs::read_to_string(entry.current()) else {
+fn current_build(wd: &workdir::Workdir, entry: &EntryDir) -> Result<Option<(PathBuf, BuildMeta, LockGuard)>> {
+    // Only a build id of ours: never a path elsewhere.
+    let Some(build) = entry.read_current() else {
         return Ok(None);
     };
-    let build = entry.build(id.trim());
     let Ok(text) = crate::limits::read_bytes(&build.meta()) else {
         return Ok(None);
     };
@@ -156,7 +155,8 @@ fn current_build(entry: &EntryDir) -> Result<Option<(PathBuf, BuildMeta, LockGua
         return Ok(None);
     }
     let lock = workdir::lock_shared(&build.use_lock())?;
-    touch(&build.last_used());
+    wd.check_before_exec(&Build::venv_python(&build.venv()))?;
+    workdir::touch(&build.last_used(), now_unix());
     Ok(Some((build.path().to_path_buf(), meta, lock)))
 }
 
@@ -182,7 +182,11 @@ fn meta_for(python: &Interpreter, source: &str, seconds: f64) -> BuildMeta {
 fn content_file(dir: &Path, prefix: &str, text: &str) -> Result<PathBuf> {
     let hash = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
     let path = dir.join(format!("{prefix}-{hash}.py"));
-    if !path.exists() {
+    // The name says what the content must be: anything else there (a planted file, a link) is
+    // replaced, never run.
+    let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+        && std::fs::read(&path).is_ok_and(|b| b == text.as_bytes());
+    if !ours {
         workdir::write_atomic(&path, text.as_bytes())?;
     }
     Ok(path)

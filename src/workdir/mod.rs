@@ -43,7 +43,8 @@ enum Adoption {
     Ours,
     /// Nothing in it yet.
     Empty,
-    /// Made by an arcaflow-py from before the marker: our tag and only our layout in it.
+    /// Only our layout in it: made by an arcaflow-py from before the marker, or being set up by
+    /// another process right now.
     Legacy,
 }
 
@@ -89,7 +90,8 @@ impl Workdir {
         let wd = Workdir { root };
         match wd.adoption()? {
             Adoption::Ours => {}
-            Adoption::Empty | Adoption::Legacy => write_new(&wd.marker(), MARKER.as_bytes())?,
+            // Atomically: a concurrent process sees no marker or the whole one.
+            Adoption::Empty | Adoption::Legacy => write_atomic(&wd.marker(), MARKER.as_bytes())?,
         }
         if created {
             tracing::debug!("created workdir {}", wd.root.display());
@@ -158,15 +160,15 @@ impl Workdir {
         if names.is_empty() {
             return Ok(Adoption::Empty);
         }
-        // A workdir made before the marker existed: our tag, and nothing but our layout.
-        let tag_is_ours = fs::symlink_metadata(self.root.join("CACHEDIR.TAG")).is_ok_and(|m| m.is_file())
-            && fs::read_to_string(self.root.join("CACHEDIR.TAG")).is_ok_and(|t| t == CACHEDIR_TAG);
+        // Nothing but our layout: a workdir made before the marker existed, or one another
+        // process is setting up right now (it writes the marker first, atomically, but we may
+        // have listed the directory in between).
         let only_layout = names.iter().all(|n| {
             LAYOUT_DIRS.contains(&n.as_str())
-                || ["CACHEDIR.TAG", "tools", "interpreters.json"].contains(&n.as_str())
+                || ["CACHEDIR.TAG", "tools", "inline", "interpreters.json"].contains(&n.as_str())
                 || n.starts_with(".tmp")
         });
-        if tag_is_ours && only_layout {
+        if only_layout {
             return Ok(Adoption::Legacy);
         }
         Err(refuse(format!("it is not empty and has no {MARKER_NAME} marker")))
@@ -441,12 +443,6 @@ impl Workdir {
         }
         Ok(())
     }
-}
-
-/// Creates a file that must not exist yet (mode 0600, never through a link), with `data`.
-fn write_new(path: &Path, data: &[u8]) -> Result<()> {
-    let mut f = open_nofollow(path, true)?;
-    f.write_all(data).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
 }
 
 /// Opens `path` for writing, mode 0600 when created, refusing a symbolic link at `path` (and
