@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::engine::{self, ExecError, Interrupt, Loaded, Resume, RunResult};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Observer, Observers};
 use crate::state::{self, RunState, RunStateRecorder, Status};
 use crate::value::Value;
@@ -37,7 +37,25 @@ impl RunSession {
     fn with_id(workdir: &Workdir, run_id: String) -> Result<RunSession> {
         // Held while the run lives, so `cache prune` knows its scratch directory is in use.
         let lock = workdir::lock_exclusive(&workdir.run_lock(&run_id))?;
-        Ok(RunSession { scratch: workdir.scratch_dir().join(&run_id), run_id, _lock: lock })
+        Ok(RunSession::with_lock(workdir, run_id, lock))
+    }
+
+    fn with_lock(workdir: &Workdir, run_id: String, lock: LockGuard) -> RunSession {
+        lock.record_pid();
+        RunSession { scratch: workdir.scratch_dir().join(&run_id), run_id, _lock: lock }
+    }
+
+    /// The lock of run `id` for a resumed run; refused while the run still lives (its state and
+    /// scratch directory are in use).
+    fn lock_for_resume(workdir: &Workdir, id: &str) -> Result<LockGuard> {
+        let path = workdir.run_lock(id);
+        match workdir::try_lock_exclusive(&path)? {
+            Some(lock) => Ok(lock),
+            None => {
+                let pid = workdir::lock_holder_pid(&path).map(|p| format!(" (pid {p})")).unwrap_or_default();
+                Err(Error::Usage(format!("run {id} is still running{pid}; wait for it to end, or interrupt it first")))
+            }
+        }
     }
 
     pub fn run_id(&self) -> &str {
@@ -60,16 +78,21 @@ impl RunSession {
         let files = crate::plan::workflow_files(&loaded.workflow);
         let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
         let input_hash = state::hash_value(input);
-        let (run_id, decision) = match resume_id {
-            None => (new_run_id(), ResumeDecision::Fresh),
+        let (run_id, decision, lock) = match resume_id {
+            None => (new_run_id(), ResumeDecision::Fresh, None),
             Some(id) => {
+                // The state must exist (a clear error otherwise), then its run's lock is taken
+                // before anything is written: a run that still lives keeps its state.
+                RunState::load(workdir, id)?;
+                let lock = Some(RunSession::lock_for_resume(workdir, id)?);
                 let old = RunState::load(workdir, id)?;
                 if old.workflow_hash == workflow_hash && old.input_hash == input_hash {
                     let outputs = old.completed_outputs();
                     let attempts = old.unfinished_attempts();
-                    (id.to_string(), ResumeDecision::Resumed(Resume { outputs, from: id.to_string(), attempts }))
+                    let resume = Resume { outputs, from: id.to_string(), attempts };
+                    (id.to_string(), ResumeDecision::Resumed(resume), lock)
                 } else {
-                    (id.to_string(), ResumeDecision::StartedOver)
+                    (id.to_string(), ResumeDecision::StartedOver, lock)
                 }
             }
         };
@@ -81,7 +104,10 @@ impl RunSession {
         st.set_status(Status::Started, "running");
         st.save(workdir)?;
         let recorder = Arc::new(RunStateRecorder::new(st, workdir.clone()));
-        let session = RunSession::with_id(workdir, run_id)?;
+        let session = match lock {
+            Some(lock) => RunSession::with_lock(workdir, run_id, lock),
+            None => RunSession::with_id(workdir, run_id)?,
+        };
         Ok(WorkflowRun { session, recorder, decision })
     }
 }

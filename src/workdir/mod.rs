@@ -490,6 +490,22 @@ pub struct LockGuard {
     _file: File,
 }
 
+impl LockGuard {
+    /// Writes our pid into the lock file, so that whoever finds the lock held can say who holds
+    /// it. Best effort: the lock itself is what counts.
+    pub fn record_pid(&self) {
+        use std::io::{Seek, SeekFrom};
+        let mut f = &self._file;
+        let _ =
+            f.set_len(0).and_then(|()| f.seek(SeekFrom::Start(0))).and_then(|_| write!(f, "{}", std::process::id()));
+    }
+}
+
+/// The pid a lock holder recorded with [`LockGuard::record_pid`], if any.
+pub fn lock_holder_pid(path: &Path) -> Option<u32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
 fn open_lock(path: &Path) -> Result<File> {
     open_nofollow(path, false)
 }

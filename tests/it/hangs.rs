@@ -293,3 +293,45 @@ fn a_plugin_answering_for_another_run_or_with_an_unknown_message_fails_the_step_
         assert!(stderr.contains(expected), "{mode}: {stderr}");
     }
 }
+
+#[test]
+fn resuming_a_run_that_is_still_running_is_refused_naming_its_pid() {
+    let case = Case::new().arg("-v");
+    let pid_file = case.path("pids");
+    case.workflow(&wait_step_workflow("", &pid_file));
+    let mut run = Running::start(&case);
+    // Both steps started: the run writes its state no more until they end.
+    assert!(
+        run.wait_for("step waiting: started (") && run.wait_for("step hanging: started ("),
+        "the steps did not start"
+    );
+    wait_for_file(&pid_file);
+    let runs: RunOutput = std::process::Command::new(bin())
+        .args(["runs", "--json", "--workdir"])
+        .arg(&case.workdir)
+        .output()
+        .unwrap()
+        .into();
+    let runs: serde_json::Value = serde_json::from_str(&runs.stdout).unwrap();
+    let mine = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workflow"].as_str().unwrap_or("").starts_with(&case.dir.path().display().to_string()))
+        .cloned()
+        .unwrap();
+    let id = mine["id"].as_str().unwrap().to_string();
+    let state_file = case.workdir.join("runs").join(format!("{id}.json"));
+    let before = std::fs::read_to_string(&state_file).unwrap();
+
+    let out: RunOutput = case.command("run").args(["--resume", &id]).output().unwrap().into();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let expected = format!("run {id} is still running (pid {})", run.pid());
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    // Its state was not touched.
+    assert_eq!(std::fs::read_to_string(&state_file).unwrap(), before);
+
+    run.signal(libc::SIGINT);
+    let (code, stderr) = run.finish();
+    assert_eq!(code, 130, "{stderr}");
+}
