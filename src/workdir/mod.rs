@@ -503,7 +503,8 @@ impl LockGuard {
 
 /// The pid a lock holder recorded with [`LockGuard::record_pid`], if any.
 pub fn lock_holder_pid(path: &Path) -> Option<u32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
+    // Bounded and never blocking (a FIFO planted there is refused, not opened).
+    crate::limits::read_text(path).ok()?.trim().parse().ok()
 }
 
 fn open_lock(path: &Path) -> Result<File> {
