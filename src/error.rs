@@ -24,7 +24,8 @@ pub enum Error {
     #[error("invalid workflow {path}: {message}")]
     Workflow { path: PathBuf, message: String },
 
-    #[error("invalid input file {path}: {message}")]
+    /// `path` is empty when no input file was given (the input is then `{}`).
+    #[error("{}: {message}", input_place(.path))]
     Input { path: PathBuf, message: String },
 
     #[error("invalid module spec '{spec}': {message}")]
@@ -71,6 +72,14 @@ impl Error {
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io { context: context.into(), source }
+    }
+}
+
+fn input_place(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        "invalid workflow input (no --input file was given, so the input is {})".into()
+    } else {
+        format!("invalid input file {}", path.display())
     }
 }
 

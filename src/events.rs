@@ -20,8 +20,8 @@ pub enum StepKindTag {
 pub enum RunEvent {
     /// A plugin's venv started to build; `key` names this build until it finishes.
     BuildStarted { key: String, plugin: String },
-    /// The build ended; `ok` says whether the venv is usable.
-    BuildFinished { key: String, plugin: String, ok: bool, seconds: f64 },
+    /// The build ended; `ok` says whether the venv is usable; `installer` names what built it.
+    BuildFinished { key: String, plugin: String, ok: bool, seconds: f64, installer: Option<String> },
     /// arcaflow-py started installing a tool for itself (uv into the workdir); `detail` says
     /// what and where.
     ToolInstallStarted { tool: String, detail: String },

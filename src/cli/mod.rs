@@ -17,12 +17,18 @@ use crate::ui::output::Format;
 use crate::ui::Printer;
 use invocation::Invocation;
 
-const EXIT_CODES: &str = "Exit codes:
+/// The exit codes, as a literal so that `concat!` can put examples before it.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
   0    the workflow produced a non-error output (or the command succeeded)
   1    invalid workflow, config, module spec or command line; a plugin could not be deployed
   2    the workflow ended on an error output
   3    the run failed: invalid input, or no output could be produced
-  130  interrupted (Ctrl-C)";
+  130  interrupted (Ctrl-C)"
+    };
+}
+const EXIT_CODES: &str = exit_codes!();
 
 #[derive(Parser, Debug)]
 #[command(name = "arcaflow-py", version, about = "Run Arcaflow workflows whose plugins are Python modules, without a container runtime", after_help = EXIT_CODES)]
@@ -40,16 +46,41 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a workflow and print its output document.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = concat!(
+        "Examples:
+  arcaflow-py run workflow.yaml -i input.yaml
+  arcaflow-py run --context workflows/example --input input.yaml -o json
+  arcaflow-py run workflow.yaml -i input.yaml --resume 20261201T101500-1a2b3c4d
+  arcaflow-py run workflow.yaml --junit report.xml      # for CI
+
+",
+        exit_codes!()
+    ))]
     Run(RunArgs),
     /// Build the venv of every plugin a workflow (or a spec) needs, without running anything.
+    #[command(after_help = "Examples:
+  arcaflow-py pull workflow.yaml                       # before going offline, or in a CI cache step
+  arcaflow-py pull --spec 'arcaflow-plugin-example@git+https://github.com/arcalot/arcaflow-plugin-example@v0.2.0'")]
     Pull(PullArgs),
     /// Run every static check on a workflow (and input) without running a step.
+    #[command(after_help = "Without --input, the workflow input and the step inputs computed from it are not checked.
+
+Examples:
+  arcaflow-py validate workflow.yaml
+  arcaflow-py validate workflow.yaml -i input.yaml --junit validate.xml")]
     Validate(ValidateArgs),
     /// List recent runs and their status (newest first).
+    #[command(after_help = "Examples:
+  arcaflow-py runs
+  arcaflow-py runs --limit 5 --json")]
     Runs(RunsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
-    Completions { shell: clap_complete::Shell },
+    #[command(after_help = "Example:
+  arcaflow-py completions bash > ~/.local/share/bash-completion/completions/arcaflow-py")]
+    Completions {
+        /// The shell to write the script for.
+        shell: clap_complete::Shell,
+    },
     /// Print the man page (roff) to stdout.
     Man,
     /// Work with one plugin: print its schema, or run one of its steps.
@@ -74,6 +105,9 @@ enum Command {
 #[derive(Subcommand, Debug)]
 pub(crate) enum PluginCommand {
     /// Print a plugin's schema (building its venv if needed).
+    #[command(after_help = "Examples:
+  arcaflow-py plugin schema 'arcaflow-plugin-example@git+https://github.com/arcalot/arcaflow-plugin-example@v0.2.0'
+  arcaflow-py plugin schema arcaflow_plugin_example@./plugins/example --step hello-world --json")]
     Schema {
         /// The module spec, as in a workflow's `src`.
         spec: String,
@@ -87,8 +121,15 @@ pub(crate) enum PluginCommand {
         common: Common,
     },
     /// Run one step of a plugin with an input file and print its output document.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = concat!(
+        "Example:
+  arcaflow-py plugin run arcaflow_plugin_example@./plugins/example --step hello-world -i step-input.yaml
+
+",
+        exit_codes!()
+    ))]
     Run {
+        /// The module spec, as in a workflow's `src`.
         spec: String,
         /// The step to run (required when the plugin has several).
         #[arg(long)]
@@ -130,8 +171,9 @@ pub(crate) struct Common {
     /// Cache directory for git mirrors and venvs (also ARCAFLOW_PY_WORKDIR, config workdir).
     #[arg(long, value_name = "DIR")]
     pub(crate) workdir: Option<PathBuf>,
-    /// Override the config's modulePullPolicy.
-    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    /// Override the config's modulePullPolicy: build when missing (IfNotPresent), rebuild
+    /// (Always), or use only what is cached (Never).
+    #[arg(long, value_name = "POLICY", value_parser = pull_policies())]
     pub(crate) pull_policy: Option<PullPolicy>,
 }
 
@@ -159,7 +201,7 @@ pub(crate) struct RunArgs {
 pub(crate) struct ValidateArgs {
     #[command(flatten)]
     pub(crate) workflow: WorkflowArg,
-    /// Input YAML file (default: an empty input).
+    /// Input YAML file to check as well (without one, the input is not checked).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
     /// Write a JUnit XML report (the workflow as one failed test case when it is invalid) to FILE.
@@ -197,8 +239,10 @@ pub(crate) struct PullArgs {
     pub(crate) common: Common,
 }
 
-fn parse_policy(s: &str) -> std::result::Result<PullPolicy, String> {
-    s.parse()
+/// The pull policies, listed in the help and checked by clap.
+fn pull_policies() -> impl clap::builder::TypedValueParser<Value = PullPolicy> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["IfNotPresent", "Always", "Never"]).try_map(|s| s.parse::<PullPolicy>())
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -226,7 +270,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            Printer::default().error(&e.to_string());
+            Printer::default().error_report(&e);
             e.exit_code()
         }
     }

@@ -52,6 +52,10 @@ async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollecto
     let observers = shown_observers().with(junit);
     let result = started.execute(&loaded, input, Arc::new(settled.config.clone()), int_rx, observers).await;
     crate::ui::progress::clear();
+    if crate::ui::progress::active() {
+        // The display's lines stay as the summary; the run id is what --resume needs.
+        settled.printer.say(&format!("run {run_id}"));
+    }
 
     match result {
         Ok(r) => {

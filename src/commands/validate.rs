@@ -1,5 +1,5 @@
 //! Owns `validate`: every static check a run makes (workflow, plugins deployed, expressions
-//! typed, input valid) without running a step.
+//! typed, input valid when one is given) without running a step.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,9 +24,22 @@ pub(crate) async fn validate(inv: &Invocation, args: ValidateArgs) -> Result<i32
         let settled = inv.settle(paths.config.as_deref(), paths.context.clone(), args.common.workdir.as_deref())?;
         let deployer = settled.deployer(args.common.pull_policy)?;
         let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer).await?;
-        let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
-        engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
-        settled.printer.notice(&format!("{}: valid", paths.workflow.display()));
+        let built = loaded.plugins.values().filter(|p| p.built_now).count();
+        if built > 0 {
+            // Schemas come from the plugins themselves: a first validate builds their venvs.
+            settled
+                .printer
+                .say(&format!("built {built} plugin venv(s) to read their schemas (cached for the next run)"));
+        }
+        let unchecked = match paths.input.as_deref() {
+            Some(path) => {
+                let input = engine::read_input(Some(path), &loaded.workflow)?;
+                engine::check_step_inputs(&loaded, &input, Some(path))?;
+                ""
+            }
+            None => " (no --input: the workflow input and the step inputs computed from it were not checked)",
+        };
+        settled.printer.notice(&format!("{}: valid{unchecked}", paths.workflow.display()));
         Ok(exit::SUCCESS)
     })
     .await

@@ -259,6 +259,9 @@ fn run_git(cwd: Option<&Path>, args: &[&str], env: &[(&str, String)], shown: &st
     // the whole group (ssh, helpers) can be killed on timeout. It dies with us, too.
     crate::sys::new_session(&mut cmd);
     crate::sys::kill_child_with_parent(&mut cmd);
+    let started = Instant::now();
+    let shown_args: Vec<String> = args.iter().map(|a| crate::deployer::spec::redact_url(a)).collect();
+    tracing::debug!("git {}", shown_args.join(" "));
     let mut child = cmd.spawn().map_err(|e| Error::Deploy {
         plugin: shown.to_string(),
         message: format!("cannot run git (is it installed and on PATH?): {e}"),
@@ -300,6 +303,18 @@ fn run_git(cwd: Option<&Path>, args: &[&str], env: &[(&str, String)], shown: &st
     if status.is_none() {
         stderr.push_str(&format!("\ngit did not finish within {} s and was killed", GIT_TIMEOUT.as_secs()));
     }
+    // The subcommand, after any `--git-dir DIR`.
+    let verb = match args {
+        ["--git-dir", _, verb, ..] => verb,
+        [verb, ..] => verb,
+        [] => "",
+    };
+    tracing::debug!("git {verb} ended in {:.2} s", started.elapsed().as_secs_f64());
+    tracing::trace!(
+        "git output:\n{}{}",
+        crate::deployer::spec::redact_spec(&stdout),
+        crate::deployer::spec::redact_spec(&stderr)
+    );
     Ok(Output { ok: status.is_some_and(|s| s.success()), stdout, stderr })
 }
 

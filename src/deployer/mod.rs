@@ -299,6 +299,7 @@ impl Deployer {
             plugin: shown.clone(),
             ok: result.is_ok(),
             seconds: started.elapsed().as_secs_f64(),
+            installer: result.as_ref().ok().map(|(_, installer, _)| installer.to_string()),
         });
         match result {
             Ok((spare, installer, compatible)) => {
@@ -541,7 +542,8 @@ impl Deployer {
         let deploy_err = |message: String| Error::Deploy { plugin: shown.clone(), message };
         workdir::create_private_dir(build_dir)?;
         let installer = self.installer()?.clone();
-        tracing::info!("building a venv for {shown} with {}", installer.name());
+        // Debug: the display's spinner and the "built" line (the LogLines observer) say it.
+        tracing::debug!("building a venv for {shown} with {}", installer.name());
         let src = build_dir.join("src");
         let target = match &r.target {
             // Without credentials, the installer gets the pinned git URL itself: uv and pip cache

@@ -196,7 +196,16 @@ pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), Stri
     cmd.stdin(std::process::Stdio::null());
     // An installer must not outlive us: a build interrupted by kill -9 is discarded anyway.
     crate::sys::kill_child_with_parent(cmd);
+    let shown = shown_command(cmd);
+    tracing::debug!("{what}: {shown}");
+    let started = std::time::Instant::now();
     let out: Output = cmd.output().map_err(|e| format!("cannot run {what}: {e}"))?;
+    tracing::debug!("{what} ended in {:.2} s ({})", started.elapsed().as_secs_f64(), out.status);
+    tracing::trace!(
+        "{what} output:\n{}{}",
+        redact_words(&String::from_utf8_lossy(&out.stdout)),
+        redact_words(&String::from_utf8_lossy(&out.stderr))
+    );
     if out.status.success() {
         return Ok(());
     }
@@ -205,6 +214,22 @@ pub(super) fn run(cmd: &mut Command, what: &str) -> std::result::Result<(), Stri
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(40)..].join("\n");
     Err(format!("{what} failed ({}):\n{}", out.status, super::git::scrub(&tail)))
+}
+
+/// Text with credentials removed from every URL in it (installer output may quote index URLs).
+fn redact_words(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|w| if w.contains("://") { crate::deployer::spec::redact_url(w) } else { w.to_string() })
+        .collect()
+}
+
+/// A command line for the debug log, with credentials in URLs replaced.
+fn shown_command(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| crate::deployer::spec::redact_url(&a.to_string_lossy()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ fn check_cycles(wf: &Workflow) -> Result<(), String> {
 }
 
 fn check_tree(tree: &Tree, root: &ExprType, at: &str) -> Result<ExprType, String> {
-    let check = |e: &Expr| e.check(root).map_err(|err| format!("{at}: {} ({err})", e.source().trim()));
+    let check = |e: &Expr| e.check(root).map_err(|err| format!("{at}: {}: {}", e.source().trim(), err.within()));
     Ok(match tree {
         Tree::Value(v) => type_of_value(v),
         Tree::Expr(e) | Tree::WaitOptional(e) | Tree::SoftOptional(e) => check(e)?,

@@ -115,7 +115,7 @@ pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deploye
 pub fn check_step_inputs(loaded: &Loaded, input: &Value, input_path: Option<&Path>) -> Result<()> {
     precheck::check_step_inputs(&loaded.workflow, &loaded.plugins, precheck::Known::Input(input), &loaded.context)
         .map_err(|message| Error::Input {
-            path: input_path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(no input file: {})")),
+            path: input_path.map(Path::to_path_buf).unwrap_or_default(),
             message: format!("{message} (the value comes from the workflow input)"),
         })
 }
@@ -134,10 +134,9 @@ pub fn read_input(path: Option<&Path>, wf: &Workflow) -> Result<Value> {
             Value::from_yaml(&y)
         }
     };
-    wf.input.validate(&raw).map_err(|e| Error::Input {
-        path: path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("(no input file: {})")),
-        message: format!("the workflow input is invalid: {e}"),
-    })
+    wf.input
+        .validate(&raw)
+        .map_err(|e| Error::Input { path: path.map(Path::to_path_buf).unwrap_or_default(), message: e.to_string() })
 }
 
 pub struct RunSettings {

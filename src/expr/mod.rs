@@ -76,6 +76,25 @@ pub enum ExprError {
     },
 }
 
+impl ExprError {
+    /// The message for a reader who was just shown the whole expression: the sub-expression at
+    /// fault (when it is not the whole) and what is wrong, without repeating the expression.
+    pub fn within(&self) -> String {
+        match self {
+            ExprError::Parse { column, message, found, .. } => {
+                format!("syntax error at column {column}: {message}{}", found_suffix(found))
+            }
+            ExprError::Type { expr, at, message } | ExprError::Eval { expr, at, message } => {
+                if at == expr {
+                    message.clone()
+                } else {
+                    format!("in '{}': {message}", quote(at))
+                }
+            }
+        }
+    }
+}
+
 fn found_suffix(found: &Option<String>) -> String {
     found.as_ref().map(|f| format!(", found {f}")).unwrap_or_default()
 }

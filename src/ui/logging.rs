@@ -58,9 +58,26 @@ pub struct LogLines;
 
 impl Observer for LogLines {
     fn on_event(&self, event: &RunEvent) {
+        // The progress display already shows builds and steps as lines that stay: an info line
+        // saying the same would print everything twice (warnings still come: they say why).
+        if crate::ui::progress::active() && !tracing::enabled!(tracing::Level::DEBUG) {
+            match event {
+                RunEvent::StepFinished(f) if f.resumed_from.is_none() => {
+                    if matches!(f.stage.as_ref().map(|(s, _, _)| s.as_str()), Some("failed" | "crashed")) {
+                        step_finished(f);
+                    }
+                    return;
+                }
+                RunEvent::BuildFinished { .. }
+                | RunEvent::ToolInstallFinished { .. }
+                | RunEvent::StepStarted { .. } => return,
+                _ => {}
+            }
+        }
         match event {
-            RunEvent::BuildFinished { plugin, ok: true, seconds, .. } => {
-                tracing::info!("built {plugin} in {seconds:.1} s");
+            RunEvent::BuildFinished { plugin, ok: true, seconds, installer, .. } => {
+                let with = installer.as_ref().map(|i| format!(" with {i}")).unwrap_or_default();
+                tracing::info!("built {plugin}{with} in {seconds:.1} s");
             }
             RunEvent::ToolInstallFinished { detail, error: None, seconds, .. } => {
                 tracing::info!("installed {detail} in {seconds:.1} s");

@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod errors;
 pub mod junit;
 pub mod logging;
 pub mod output;
@@ -65,5 +66,15 @@ impl Printer {
 
     pub fn error(&self, message: &str) {
         self.notice(&format!("error: {message}"));
+    }
+
+    /// An error laid out as headline, place, detail and hint ([`errors`]), coloured on a terminal.
+    pub fn error_report(&self, e: &crate::error::Error) {
+        let text = errors::render(&errors::report(e));
+        // anstream drops the styles when stderr is not a terminal or NO_COLOR is set.
+        progress::suspend(|| {
+            use std::io::Write as _;
+            let _ = anstream::stderr().write_all(text.as_bytes());
+        });
     }
 }

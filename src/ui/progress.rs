@@ -14,6 +14,8 @@ use crate::events::{Observer, RunEvent};
 struct Display {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    /// The ✓/✗ lines of what finished, in order: printed as plain lines at the end, so they stay.
+    done: Mutex<Vec<String>>,
 }
 
 static DISPLAY: OnceLock<Display> = OnceLock::new();
@@ -23,7 +25,7 @@ pub fn init(quiet: bool) {
     let wanted = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     if wanted {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
-        let _ = DISPLAY.set(Display { multi, bars: Mutex::new(HashMap::new()) });
+        let _ = DISPLAY.set(Display { multi, bars: Mutex::new(HashMap::new()), done: Mutex::new(Vec::new()) });
     }
 }
 
@@ -49,7 +51,7 @@ pub fn start(key: &str, message: String) {
     let bar = d.multi.add(ProgressBar::new_spinner());
     bar.set_style(style("{spinner:.cyan} {msg} {elapsed:.dim}"));
     // Output ids and plugin names come from plugins and files: shown, never obeyed.
-    bar.set_message(super::terminal::neutralise(&message, false).into_owned());
+    bar.set_message(fit(&super::terminal::neutralise(&message, false)));
     bar.enable_steady_tick(Duration::from_millis(100));
     if let Ok(mut bars) = d.bars.lock() {
         if let Some(old) = bars.insert(key.to_string(), bar) {
@@ -65,10 +67,16 @@ pub fn finish(key: &str, ok: bool, message: String) {
     let bar = bar.unwrap_or_else(|| d.multi.add(ProgressBar::new_spinner()));
     bar.set_style(style("{msg}"));
     let mark = if ok { "✓" } else { "✗" };
-    bar.finish_with_message(format!("{mark} {}", super::terminal::neutralise(&message, false)));
+    let line = fit(&format!("{mark} {}", super::terminal::neutralise(&message, false)));
+    if let Ok(mut done) = d.done.lock() {
+        done.push(line.clone());
+    }
+    bar.finish_with_message(line);
 }
 
-/// Clears what is left (bars of steps that never finished) before the result is printed.
+/// Clears the display before the result is printed, and leaves the ✓/✗ lines of what finished
+/// (builds with their installer and time, steps with their outcome and time) as plain lines: the
+/// run's summary stays on the terminal.
 pub fn clear() {
     if let Some(d) = DISPLAY.get() {
         if let Ok(mut bars) = d.bars.lock() {
@@ -77,6 +85,39 @@ pub fn clear() {
             }
         }
         let _ = d.multi.clear();
+        let done = d.done.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        for line in done {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The terminal's width (80 when unknown).
+fn width() -> usize {
+    console::Term::stderr().size_checked().map_or(80, |(_, w)| usize::from(w))
+}
+
+/// Cuts the middle out of a line that would wrap, keeping its start and its end (the times).
+fn fit(line: &str) -> String {
+    let room = width().saturating_sub(4).max(20);
+    if console::measure_text_width(line) <= room {
+        return line.to_string();
+    }
+    let chars: Vec<char> = line.chars().collect();
+    let tail = room / 3;
+    let head = room - tail - 1;
+    let start: String = chars[..head.min(chars.len())].iter().collect();
+    let end: String = chars[chars.len().saturating_sub(tail)..].iter().collect();
+    format!("{start}…{end}")
+}
+
+/// `name@git+URL@<40 hex>` shown with a 12-character commit.
+fn short_spec(spec: &str) -> String {
+    match spec.rsplit_once('@') {
+        Some((rest, commit)) if commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            format!("{rest}@{}", &commit[..12])
+        }
+        _ => spec.to_string(),
     }
 }
 
@@ -86,9 +127,11 @@ pub struct ProgressObserver;
 impl Observer for ProgressObserver {
     fn on_event(&self, event: &RunEvent) {
         match event {
-            RunEvent::BuildStarted { key, plugin } => start(key, format!("building {plugin}")),
-            RunEvent::BuildFinished { key, plugin, ok, seconds } => {
-                finish(key, *ok, format!("{} {plugin} ({seconds:.1} s)", if *ok { "built" } else { "failed to build" }))
+            RunEvent::BuildStarted { key, plugin } => start(key, format!("building {}", short_spec(plugin))),
+            RunEvent::BuildFinished { key, plugin, ok, seconds, installer } => {
+                let with = installer.as_ref().map(|i| format!(" with {i}")).unwrap_or_default();
+                let what = if *ok { "built" } else { "failed to build" };
+                finish(key, *ok, format!("{what} {}{with} ({seconds:.1} s)", short_spec(plugin)))
             }
             RunEvent::ToolInstallStarted { tool, detail } => {
                 start(&format!("tool:{tool}"), format!("installing {detail}"))

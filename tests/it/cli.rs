@@ -50,6 +50,7 @@ fn error_messages() {
     case.config("deployers:\n  python:\n    deployer_name: python\n    pythonpath: /usr/bin/python3\n");
     show("unknown config key", &case, case.run());
     fs::remove_file(case.path("config.yaml")).unwrap();
+    show("no --input for a workflow that needs one", &case, case.run());
     case.input("{}\n");
     show("invalid input", &case, case.run());
     case.input("name: [unclosed\n");
@@ -61,6 +62,17 @@ fn error_messages() {
     show("container step", &case, case.run());
     case.workflow("version: v0.2.0\ninput: {root: In, objects: {In: {id: In, properties: {}}}}\nsteps:\n  e: {plugin: {deployment_type: python, src: x}, input: {}\noutputs: {}\n");
     show("YAML syntax error", &case, case.run());
+    let case = Case::new();
+    case.workflow(&with_spec("version: v0.2.0\ninput: {root: In, objects: {In: {id: In, properties: {}}}}\nsteps:\n  hello:\n    plugin: {deployment_type: python, src: \"SPEC\"}\n    step: echo\n    input: {msg: hi}\noutputs:\n  success: {m: !expr $.steps.helo.outputs.success.msg}\n"));
+    show("misspelled step id", &case, case.run());
+    let empty = Case::new();
+    let out: RunOutput = Command::new(crate::support::bin())
+        .args(["run", "--workdir", &empty.workdir.display().to_string()])
+        .current_dir(empty.dir.path())
+        .output()
+        .unwrap()
+        .into();
+    show("run without a workflow", &empty, out);
     insta::assert_snapshot!("errors", all);
 }
 

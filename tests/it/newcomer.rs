@@ -180,3 +180,44 @@ fn a_wrong_module_guess_shows_the_spec_forms_that_work() {
     let want = format!("'arcaflow-plugin-example@{}'", plugin.display());
     assert!(out.stderr.contains("hint:") && out.stderr.contains(&want), "the hint shows {want}:\n{}", out.stderr);
 }
+
+/// Runs `args` in a pseudo-terminal of 80 columns (`script`), as a person at a terminal would,
+/// and returns what the terminal received with escape sequences and carriage returns removed.
+fn on_a_terminal(case: &crate::support::Case, args: &[&str]) -> String {
+    let mut line = vec![bin().to_string()];
+    line.extend(args.iter().map(|a| a.to_string()));
+    let quoted: Vec<String> = line.iter().map(|a| format!("'{}'", a.replace('\'', r"'\''"))).collect();
+    let out = Command::new("script")
+        .args(["-qefc", &format!("stty cols 80; {}", quoted.join(" ")), "/dev/null"])
+        .current_dir(case.dir.path())
+        .env_remove("CI")
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ansi = regex::Regex::new(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r").unwrap();
+    ansi.replace_all(&raw, "").into_owned()
+}
+
+/// On a terminal, what was built (with which installer, how long), each step's outcome and time,
+/// and the run id stay on the screen after the run; with `log.level: info` nothing is said twice.
+#[test]
+fn the_display_leaves_a_summary_and_never_says_a_line_twice() {
+    let case = crate::support::Case::new().own_workdir();
+    case.workflow(&crate::support::echo_workflow(&crate::support::shared_repo(true).spec()));
+    case.config("log: {level: info}\n");
+    let wd = case.workdir.display().to_string();
+    let text = on_a_terminal(&case, &["run", "workflow.yaml", "--config", "config.yaml", "--workdir", &wd]);
+    // What the screen keeps is printed after the last redraw: the summary, the run id, the document.
+    let tail = &text[text.rfind("✓ built").unwrap_or_else(|| panic!("no build line:\n{text}"))..];
+    assert!(tail.contains("with uv") || tail.contains("with pip"), "{tail}");
+    assert!(tail.contains("✓ step hello: output 'success' ("), "{tail}");
+    assert!(regex::Regex::new(r"\nrun \d{8}T\d{6}-[0-9a-f]{8}\n").unwrap().is_match(tail), "{tail}");
+    assert!(tail.contains("output_id: success"), "{tail}");
+    for twice in ["INFO built", "INFO step hello: finished", "INFO step hello: started", "building a venv"] {
+        assert!(!text.contains(twice), "'{twice}' repeats what the display shows:\n{text}");
+    }
+    for line in tail.lines().filter(|l| l.starts_with('✓')) {
+        assert!(line.chars().count() <= 80, "a summary line wraps at 80 columns: {line}");
+    }
+}
