@@ -108,7 +108,7 @@ impl Deployer {
         let result = (|| -> Result<String> {
             workdir::create_private_dir(build.path())?;
             let installer = self.installer()?.clone();
-            tracing::info!("building a venv for {shown} with {}", installer.name());
+            tracing::debug!("building a venv for {shown} with {}", installer.name());
             let venv = build.venv();
             Build { installer: &installer, python, cfg: &self.cfg, venv: &venv, targets: requirements, mirror: None }
                 .run()
@@ -120,6 +120,7 @@ impl Deployer {
             plugin: shown,
             ok: result.is_ok(),
             seconds: started.elapsed().as_secs_f64(),
+            installer: result.as_ref().ok().cloned(),
         });
         let installer = match result {
             Ok(i) => i,
