@@ -28,7 +28,8 @@ fn scrub(text: &str, case: Option<&Case>) -> String {
     for (re, rep) in res {
         t = regex::Regex::new(re).unwrap().replace_all(&t, rep).to_string();
     }
-    t
+    // Info lines depend on what the shared cache already holds (a first test builds the venv).
+    t.lines().filter(|l| !(l.starts_with("[TIME]") && l.contains(" INFO "))).map(|l| format!("{l}\n")).collect()
 }
 
 #[test]
