@@ -103,8 +103,16 @@ fn named_choice(message: &str) -> Option<(String, Vec<String>)> {
     None
 }
 
-/// The report as text, with ANSI styles when `color` (the printer strips them when not wanted).
+/// The report as text with ANSI styles (the printer drops them when not wanted). What the error
+/// quotes (inputs, plugin output, file names) is neutralised first: shown, never obeyed.
 pub fn render(r: &Report) -> String {
+    let safe = |t: &str| super::terminal::neutralise(t, false).into_owned();
+    let r = Report {
+        headline: safe(&r.headline),
+        at: r.at.as_deref().map(safe),
+        detail: r.detail.as_deref().map(safe),
+        hint: r.hint.as_deref().map(safe),
+    };
     let red = Style::new().bold().fg_color(Some(AnsiColor::Red.into()));
     let bold = Style::new().bold();
     let cyan = Style::new().bold().fg_color(Some(AnsiColor::Cyan.into()));
