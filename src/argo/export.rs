@@ -918,6 +918,16 @@ mod tests {
         assert!(t["plugin"]["arcaflow"].get("attempt").is_none(), "no retries, no attempt");
         assert!(templates.iter().find(|t| t["name"] == "step-a").unwrap().get("script").is_some());
         assert_eq!(crate::argo::lint::lint(&doc, &Default::default()), vec![]);
+        // A policy that does not retry crashes cannot be told apart from one that does there.
+        let wf = DIAMOND.replace(
+            "    input: {msg: !expr $.steps.a.outputs.success.msg}\n",
+            "    retry: {limit: 2, on: [deploy_failed]}\n    input: {msg: !expr $.steps.a.outputs.success.msg}\n",
+        );
+        let e = export_text(&wf, &[], &opts).unwrap();
+        assert!(e.warnings.iter().any(|w| w.contains("its retry policy is not exported")), "{:?}", e.warnings);
+        let doc = e.manifest.to_json_value().unwrap();
+        let t = doc["spec"]["templates"].as_array().unwrap().iter().find(|t| t["name"] == "step-b-step").unwrap();
+        assert!(t.get("retryStrategy").is_none());
         opts.secret_inputs = vec!["token=s/k".parse().unwrap()];
         let err = export_text(DIAMOND, &[], &opts).err().unwrap();
         assert!(err.contains("step 'b_step' has mode: plugin, but --secret-input needs a pod"), "{err}");
