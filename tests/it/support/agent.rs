@@ -245,6 +245,7 @@ pub struct Plugin {
     pub child: Child,
     pub port: u16,
     pub stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Plugin {
@@ -266,7 +267,7 @@ impl Plugin {
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::io::BufReader::new(child.stderr.take().unwrap());
         let log = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in reader.lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("listening on ").nth(1) {
                     let _ = tx.send(addr.rsplit(':').next().unwrap_or_default().trim().parse::<u16>().unwrap());
@@ -275,17 +276,21 @@ impl Plugin {
             }
         });
         let port = rx.recv_timeout(Duration::from_secs(60)).expect("serve-plugin listens");
-        Plugin { child, port, stderr }
+        Plugin { child, port, stderr, reader: Some(reader) }
     }
 
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Sends SIGTERM and waits for the exit code.
+    /// Sends SIGTERM and waits for the exit code, and for the last of its stderr to be read.
     pub fn terminate(&mut self) -> i32 {
         send_signal(self.child.id() as i32, "TERM");
-        self.child.wait().unwrap().code().unwrap_or(-1)
+        let code = self.child.wait().unwrap().code().unwrap_or(-1);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        code
     }
 }
 
