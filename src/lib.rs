@@ -18,6 +18,7 @@ pub mod expr;
 #[cfg(test)]
 mod fuzz_files;
 pub mod limits;
+pub mod orphans;
 pub mod plan;
 pub mod redact;
 pub mod schema;

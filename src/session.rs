@@ -163,6 +163,9 @@ impl WorkflowRun {
         let settings =
             engine::RunSettings { scratch: session.scratch().to_path_buf(), config, interrupt, observer, resume };
         let result = engine::execute(loaded, input, settings).await;
+        // Every process the run started is reaped by now; what is left of ours is an orphan
+        // re-parented to us (see crate::orphans).
+        let _ = tokio::task::spawn_blocking(crate::orphans::kill_all_children).await;
         let (status, message) = match &result {
             Ok(r) => (Status::Completed, format!("finished with output '{}'", r.output_id)),
             Err(ExecError::Interrupted { .. }) => (Status::Cancelled, "interrupted".to_string()),

@@ -144,3 +144,37 @@ pub(crate) fn recv_with_fds(
     buf.truncate(got.bytes);
     Ok((buf, fds))
 }
+
+/// Makes this process the "child subreaper" of its descendants: a plugin's grandchild whose
+/// parent dies is re-parented to us (not to init), so we can find and end it.
+pub(crate) fn become_child_subreaper() {
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER only sets a flag on this process.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_CHILD_SUBREAPER,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
+    }
+}
+
+/// SIGKILLs the process `pid`; one that is gone already is fine.
+pub(crate) fn kill_process(pid: i32) {
+    if pid > 0 {
+        // SAFETY: sending a signal has no memory effects; ESRCH (no such process) is fine.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// Reaps the child `pid` if it has exited (never blocks); true when it was reaped.
+pub(crate) fn reap_if_exited(pid: i32) -> bool {
+    // SAFETY: waitpid with WNOHANG on a specific child only collects its exit status.
+    unsafe {
+        let mut status = 0;
+        libc::waitpid(pid, &mut status, libc::WNOHANG) == pid
+    }
+}

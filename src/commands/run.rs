@@ -24,6 +24,9 @@ pub(crate) async fn run(inv: &Invocation, args: RunArgs) -> Result<i32> {
 }
 
 async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollector>) -> Result<i32> {
+    // From here on, a descendant whose parent dies (an installer's or a plugin's child that left
+    // its process group) becomes ours; the session kills what is left when the run ends.
+    crate::orphans::adopt_orphans();
     let paths = inv.workflow_paths(
         args.workflow.path(),
         args.input.as_deref(),

@@ -335,3 +335,19 @@ fn resuming_a_run_that_is_still_running_is_refused_naming_its_pid() {
     let (code, stderr) = run.finish();
     assert_eq!(code, 130, "{stderr}");
 }
+
+#[test]
+fn a_plugins_child_in_a_session_of_its_own_is_killed_when_the_run_ends() {
+    // `orphan` starts `sleep 3600` with setsid and returns: the step's process-group kill cannot
+    // reach it; it is re-parented to arcaflow-py (the child subreaper) when the plugin exits.
+    let case = Case::new();
+    let pid_file = case.path("orphan");
+    case.workflow(&with_spec(&format!(
+        "version: v0.2.0\n{EMPTY_INPUT}\nsteps:\n  o:\n    plugin: {{deployment_type: python, src: \"SPEC\"}}\n    step: orphan\n    input: {{pid_file: \"{}\"}}\noutputs:\n  success: {{o: !expr $.steps.o.outputs.success}}\n",
+        pid_file.display()
+    )));
+    let (code, stderr) = Running::start(&case).finish();
+    assert_eq!(code, 0, "{stderr}");
+    let pids = read_pids(&pid_file);
+    assert!(alive(&pids).is_empty(), "the plugin's orphan survived the run: {pids:?}");
+}
