@@ -201,6 +201,7 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
         None => return Err("'input' is required: the input scope schema (root and objects)".into()),
         Some(node) => Scope::from_value(&Value::from_yaml(node)).map_err(|e| format!("input: {e}"))?,
     };
+    check_patterns(&input)?;
     let steps_map = match steps_node {
         None => return Err("'steps' is required and must have at least one step".into()),
         Some(Y::Map(m)) if !m.is_empty() => m,
@@ -252,6 +253,40 @@ fn parse(doc: &Y, path: &Path, context: &Path, depth: usize) -> std::result::Res
         retry,
         fork_server,
     })
+}
+
+/// Every `pattern` of the workflow's input schema must compile: the input is checked only by us
+/// (no plugin sees it first), so a pattern we cannot enforce would let anything through.
+/// Plugins' own schemas are different: the plugin enforces its patterns with Python's `re`.
+fn check_patterns(scope: &Scope) -> std::result::Result<(), String> {
+    use crate::schema::Type;
+    fn walk(ty: &Type, path: &str) -> std::result::Result<(), String> {
+        match ty {
+            Type::String { pattern: Some(p), .. } if p.compiled.is_none() => Err(format!(
+                "input -> {path}: the pattern '{}' cannot be enforced (look-around, back-references and patterns over the size limit are not supported by the regex engine); rewrite it without them",
+                p.source
+            )),
+            Type::List { items, .. } => walk(items, &format!("{path} -> items")),
+            Type::Map { keys, values, .. } => {
+                walk(keys, &format!("{path} -> keys"))?;
+                walk(values, &format!("{path} -> values"))
+            }
+            Type::Object(o) => object(o, path),
+            Type::Scope(s) => scope_walk(s, path),
+            Type::OneOfString { types, .. } => types.iter().try_for_each(|(k, t)| walk(t, &format!("{path} -> {k}"))),
+            Type::OneOfInt { types, .. } => types.iter().try_for_each(|(k, t)| walk(t, &format!("{path} -> {k}"))),
+            _ => Ok(()),
+        }
+    }
+    fn object(o: &crate::schema::ObjectSchema, path: &str) -> std::result::Result<(), String> {
+        o.properties.iter().try_for_each(|(name, p)| walk(&p.ty, &format!("{path} -> {name}")))
+    }
+    fn scope_walk(s: &Scope, path: &str) -> std::result::Result<(), String> {
+        s.objects.iter().try_for_each(|(id, o)| {
+            object(o, &if path.is_empty() { format!("objects -> {id}") } else { format!("{path} -> objects -> {id}") })
+        })
+    }
+    scope_walk(scope, "")
 }
 
 fn parse_declared_output(id: &str, v: &Y) -> std::result::Result<DeclaredOutput, String> {
@@ -462,6 +497,28 @@ mod tests {
         let wf = load("version: v0.2.0\ninput: {root: I, objects: {I: {id: I, properties: {}}}}\nsteps:\n  a:\n    plugin: {deployment_type: python, src: x}\n    input: {n: !expr $.input}\noutputs:\n  success: {a: !expr $.steps.a.outputs.success}\n").unwrap();
         assert_eq!(wf.steps.len(), 1);
         assert!(matches!(wf.steps["a"].kind, StepKind::Plugin(_)));
+    }
+
+    /// A traversal guard written with a look-ahead: the regex engine cannot compile it, so the
+    /// workflow is refused at load instead of `../../etc/passwd` passing unchecked.
+    #[test]
+    fn an_input_pattern_that_cannot_be_enforced_is_refused_at_load() {
+        let wf = |pattern: &str| {
+            format!(
+                "version: v0.2.0\ninput: {{root: I, objects: {{I: {{id: I, properties: {{p: {{type: {{type_id: list, items: {{type_id: string, pattern: '{pattern}'}}}}}}}}}}}}}}\nsteps:\n  a:\n    plugin: {{deployment_type: python, src: x}}\n    input: {{n: !expr $.input}}\noutputs:\n  success: {{a: !expr $.steps.a.outputs.success}}\n"
+            )
+        };
+        let e = load(&wf("^(?!.*\\.\\.)[a-z/.]+$")).unwrap_err().to_string();
+        assert!(
+            e.contains("input -> objects -> I -> p -> items: the pattern '^(?!.*\\.\\.)[a-z/.]+$' cannot be enforced"),
+            "{e}"
+        );
+        assert!(load(&wf("(a)\\1")).is_err(), "back-references");
+        // One the engine compiles is enforced: `../../etc/passwd` does not match it.
+        let ok = load(&wf("^[a-z/]+$")).unwrap();
+        let schema = ok.input.clone();
+        let input = crate::value::Value::from_yaml(&crate::yaml::parse_text("{p: [../../etc/passwd]}").unwrap());
+        assert!(schema.validate(&input).is_err());
     }
 
     const FRAGMENTS: &[&str] = &[
