@@ -249,7 +249,7 @@ fn pin(wf: &mut Workflow, pins: &BTreeMap<String, String>) -> std::result::Resul
                 p.src =
                     pins.get(&p.src).cloned().ok_or_else(|| format!("the plan pins no spec for plugin '{}'", p.src))?;
             }
-            StepKind::Foreach(f) => pin(&mut f.workflow, pins)?,
+            StepKind::Foreach(f) => pin(Arc::make_mut(&mut f.workflow), pins)?,
         }
     }
     Ok(())

@@ -11,6 +11,34 @@ use crate::expr::Expr;
 use crate::value::Value;
 use crate::workflow::{FieldUse, StepKind, Tree, Workflow};
 
+/// What the static checks already know about the sub-workflows of one load. A sub-workflow file
+/// is shared by every foreach step naming it (`workflow::ForeachStep::workflow`), so it is typed
+/// and checked once, not once per reference (nesting would make that exponential). Keyed by the
+/// shared workflow's address, valid only inside [`memoized`] while the workflow is borrowed.
+#[derive(Default)]
+struct Memo {
+    roots: HashMap<usize, ExprType>,
+    done: std::collections::HashSet<(u8, usize)>,
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Option<Memo>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs the static checks of one loaded workflow with the memo above.
+pub(super) fn memoized<R>(f: impl FnOnce() -> R) -> R {
+    MEMO.with(|m| *m.borrow_mut() = Some(Memo::default()));
+    let r = f();
+    MEMO.with(|m| *m.borrow_mut() = None);
+    r
+}
+
+/// Whether check `kind` of `wf` is still to be done (true once per workflow inside [`memoized`]).
+pub(super) fn first_time(kind: u8, wf: &Workflow) -> bool {
+    let key = (kind, wf as *const Workflow as usize);
+    MEMO.with(|m| m.borrow_mut().as_mut().is_none_or(|memo| memo.done.insert(key)))
+}
+
 pub(super) fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<(), String> {
     check_steps(wf, plugins)?;
     check_cycles(wf)?;
@@ -29,10 +57,11 @@ pub(super) fn check_workflow(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin
                     }
                 }
             }
-            StepKind::Foreach(f) => {
+            StepKind::Foreach(f) if first_time(0, &f.workflow) => {
                 check_workflow(&f.workflow, plugins)
                     .map_err(|e| format!("{at} -> workflow ({}): {e}", f.workflow_path.display()))?;
             }
+            StepKind::Foreach(_) => {}
         }
         for (name, tree, _) in step.expression_fields() {
             check_tree(tree, &root, &format!("{at} -> {name}"))?;
@@ -184,6 +213,20 @@ fn obj(id: &str, fields: impl IntoIterator<Item = (&'static str, ExprType)>) -> 
 
 /// The type of `$`: the input, and every stage output of every step (`$.steps.<id>.<stage>.<output id>`).
 pub(super) fn root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
+    let key = wf as *const Workflow as usize;
+    if let Some(t) = MEMO.with(|m| m.borrow().as_ref().and_then(|memo| memo.roots.get(&key).cloned())) {
+        return t;
+    }
+    let t = compute_root_type(wf, plugins);
+    MEMO.with(|m| {
+        if let Some(memo) = m.borrow_mut().as_mut() {
+            memo.roots.insert(key, t.clone());
+        }
+    });
+    t
+}
+
+fn compute_root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> ExprType {
     let mut steps = BTreeMap::new();
     for (id, step) in &wf.steps {
         let common = [

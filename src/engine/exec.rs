@@ -645,7 +645,7 @@ impl Run {
 
     fn start_foreach(&mut self, id: &str, f: &ForeachStep, items: Vec<Value>, parallelism: usize) {
         let (control_tx, control_rx) = watch::channel(Control::Run);
-        let sub = Arc::new((*f.workflow).clone());
+        let sub = f.workflow.clone();
         let ctx = self.ctx.clone();
         let scratch = self.scratch.join(id);
         let label = format!("{}{id}", self.label);

@@ -104,9 +104,11 @@ pub async fn load(workflow_path: &Path, context: &Path, config: &Config, deploye
         .collect();
     let plugins = deploy_with_inline(deployer, specs, inline).await?;
     namespaces::resolve_workflow(&mut workflow, &plugins)?;
-    check::check_workflow(&workflow, &plugins)
-        .and_then(|()| precheck::check_step_inputs(&workflow, &plugins, precheck::Known::Literals, context))
-        .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
+    check::memoized(|| {
+        check::check_workflow(&workflow, &plugins)
+            .and_then(|()| precheck::check_step_inputs(&workflow, &plugins, precheck::Known::Literals, context))
+    })
+    .map_err(|message| Error::Workflow { path: workflow.path.clone(), message })?;
     Ok(Loaded { workflow, context: context.to_path_buf(), plugins })
 }
 

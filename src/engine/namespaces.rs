@@ -32,9 +32,24 @@ type Namespaces = BTreeMap<String, Namespace>;
 /// first. Errors name the workflow file's field (`input -> objects -> R -> properties -> p ->
 /// type: …`); the caller reports them as invalid workflows.
 pub(crate) fn resolve_workflow(wf: &mut Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> Result<()> {
+    resolve_shared(wf, plugins, &mut HashMap::new())
+}
+
+/// A sub-workflow file is shared by every foreach step naming it (see `workflow`): it is
+/// resolved once, and every step gets the one resolved copy.
+fn resolve_shared(
+    wf: &mut Workflow,
+    plugins: &HashMap<String, Arc<Plugin>>,
+    done: &mut HashMap<std::path::PathBuf, Arc<Workflow>>,
+) -> Result<()> {
     for step in wf.steps.values_mut() {
         if let StepKind::Foreach(f) = &mut step.kind {
-            resolve_workflow(&mut f.workflow, plugins)?;
+            if let Some(resolved) = done.get(&f.workflow.path) {
+                f.workflow = resolved.clone();
+                continue;
+            }
+            resolve_shared(Arc::make_mut(&mut f.workflow), plugins, done)?;
+            done.insert(f.workflow.path.clone(), f.workflow.clone());
         }
     }
     let namespaces = build(wf, plugins);

@@ -63,7 +63,7 @@ pub(crate) fn check_step_inputs(
                     )?;
                 }
                 // Inside a sub-workflow only literals are known before its items are.
-                if let Known::Literals = known {
+                if matches!(known, Known::Literals) && super::check::first_time(1, &f.workflow) {
                     check_step_inputs(&f.workflow, plugins, Known::Literals, context)
                         .map_err(|e| format!("steps -> {id} -> workflow ({}): {e}", f.workflow_path.display()))?;
                 }

@@ -115,7 +115,8 @@ pub struct PluginStep {
 pub struct ForeachStep {
     /// Path relative to the context directory, as in the reference engine.
     pub workflow_path: PathBuf,
-    pub workflow: Box<Workflow>,
+    /// Shared by every foreach step that names the same file: each file is loaded once.
+    pub workflow: std::sync::Arc<Workflow>,
     pub items: Tree,
     pub parallelism: Option<Tree>,
 }
@@ -123,7 +124,12 @@ pub struct ForeachStep {
 impl Workflow {
     /// Loads `path`; sub-workflows of foreach steps are found relative to `context`.
     pub fn load(path: &Path, context: &Path) -> Result<Workflow> {
-        load_nested(path, context, 0)
+        // The sub-workflows of this load, by file: a file named by many foreach steps (at many
+        // levels) is read and parsed once, and shared.
+        LOADED.with(|l| l.borrow_mut().clear());
+        let result = load_nested(path, context, 0);
+        LOADED.with(|l| l.borrow_mut().clear());
+        result
     }
 
     /// Whether the output with this id is an error output (exit code 2).
@@ -135,7 +141,26 @@ impl Workflow {
     }
 }
 
+thread_local! {
+    /// The sub-workflows loaded by the `Workflow::load` running on this thread.
+    static LOADED: std::cell::RefCell<std::collections::HashMap<PathBuf, std::sync::Arc<Workflow>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+    /// How many files were read and parsed on this thread (for tests of the above).
+    static FILES_PARSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A sub-workflow, loaded once per file per top-level load.
+fn load_shared(path: &Path, context: &Path, depth: usize) -> Result<std::sync::Arc<Workflow>> {
+    if let Some(wf) = LOADED.with(|l| l.borrow().get(path).cloned()) {
+        return Ok(wf);
+    }
+    let wf = std::sync::Arc::new(load_nested(path, context, depth)?);
+    LOADED.with(|l| l.borrow_mut().insert(path.to_path_buf(), wf.clone()));
+    Ok(wf)
+}
+
 fn load_nested(path: &Path, context: &Path, depth: usize) -> Result<Workflow> {
+    FILES_PARSED.with(|n| n.set(n.get() + 1));
     let err = |message: String| Error::Workflow { path: path.to_path_buf(), message };
     if depth > 16 {
         return Err(err("foreach sub-workflows are nested more than 16 deep (is a workflow including itself?)".into()));
@@ -377,18 +402,13 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
             ))?;
             let workflow_path = PathBuf::from(rel);
             let full = context.join(&workflow_path);
-            let sub = load_nested(&full, context, depth + 1).map_err(|e| format!("{at} -> workflow: {e}"))?;
+            let sub = load_shared(&full, context, depth + 1).map_err(|e| format!("{at} -> workflow: {e}"))?;
             if !sub.outputs.contains_key("success") {
                 return Err(format!("{at}: the sub-workflow {} must have an output named 'success'", rel));
             }
             let items =
                 tree("items")?.ok_or(format!("{at} -> items is required: the list to run the sub-workflow for"))?;
-            StepKind::Foreach(ForeachStep {
-                workflow_path,
-                workflow: Box::new(sub),
-                items,
-                parallelism: tree("parallelism")?,
-            })
+            StepKind::Foreach(ForeachStep { workflow_path, workflow: sub, items, parallelism: tree("parallelism")? })
         }
     };
     Ok(Step {
@@ -519,6 +539,34 @@ mod tests {
         let schema = ok.input.clone();
         let input = crate::value::Value::from_yaml(&crate::yaml::parse_text("{p: [../../etc/passwd]}").unwrap());
         assert!(schema.validate(&input).is_err());
+    }
+
+    /// Five levels, each file naming the next one from six foreach steps: 6^5 references, and
+    /// each of the six files is read and parsed once.
+    #[test]
+    fn nested_sub_workflows_are_loaded_once_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let leaf = "version: v0.2.0\ninput: {root: I, objects: {I: {id: I, properties: {}}}}\nsteps:\n  a:\n    plugin: {deployment_type: python, src: x}\n    input: {}\noutputs:\n  success: {a: !expr $.steps.a.outputs.success}\n";
+        std::fs::write(dir.path().join("w5.yaml"), leaf).unwrap();
+        for level in (0..5).rev() {
+            let mut text =
+                "version: v0.2.0\ninput: {root: I, objects: {I: {id: I, properties: {}}}}\nsteps:\n".to_string();
+            for i in 0..6 {
+                text.push_str(&format!(
+                    "  f{i}:\n    kind: foreach\n    workflow: w{}.yaml\n    items: [{{}}]\n",
+                    level + 1
+                ));
+            }
+            text.push_str("outputs:\n  success: {a: !expr $.steps.f0.outputs.success}\n");
+            std::fs::write(dir.path().join(format!("w{level}.yaml")), text).unwrap();
+        }
+        FILES_PARSED.with(|n| n.set(0));
+        let wf = Workflow::load(&dir.path().join("w0.yaml"), dir.path()).unwrap();
+        assert_eq!(FILES_PARSED.with(|n| n.get()), 6, "each file is parsed once");
+        let (StepKind::Foreach(a), StepKind::Foreach(b)) = (&wf.steps["f0"].kind, &wf.steps["f5"].kind) else {
+            panic!("foreach steps")
+        };
+        assert!(std::sync::Arc::ptr_eq(&a.workflow, &b.workflow), "and shared");
     }
 
     const FRAGMENTS: &[&str] = &[

@@ -20,6 +20,7 @@ mod hangs;
 mod hostile;
 mod inline;
 mod lifecycle;
+mod nesting;
 mod newcomer;
 mod protocol;
 mod reliability;
