@@ -32,6 +32,8 @@ pub enum RunEvent {
     /// One attempt of a plugin step ended; `retry_in` is the backoff (seconds) before the next
     /// attempt, `None` when this attempt is the step's last.
     AttemptFinished { label: String, id: String, attempt: Attempt, retry_in: Option<f64> },
+    /// A step that declares `artifacts:` ended: what its artifacts directory holds.
+    ArtifactsKept { label: String, id: String, dir: std::path::PathBuf, files: Vec<ArtifactFile> },
     /// A step reached a final state (also steps that never started: skipped, disabled, resumed).
     StepFinished(StepFinished),
     /// The top-level run ended; `steps` holds every step's final report, in id order.
@@ -51,6 +53,15 @@ pub struct Attempt {
     pub message: Option<String>,
     pub started: String,
     pub ended: String,
+}
+
+/// One file a step left in its artifacts directory.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ArtifactFile {
+    /// Relative to the step's artifacts directory, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 /// The final state of one step.

@@ -78,6 +78,7 @@ impl RunSession {
         let files = crate::plan::workflow_files(&loaded.workflow);
         let workflow_hash = state::hash_files(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
         let input_hash = state::hash_value(input);
+        let mut old_artifacts = Default::default();
         let (run_id, decision, lock) = match resume_id {
             None => (new_run_id(), ResumeDecision::Fresh, None),
             Some(id) => {
@@ -86,6 +87,7 @@ impl RunSession {
                 RunState::load(workdir, id)?;
                 let lock = Some(RunSession::lock_for_resume(workdir, id)?);
                 let old = RunState::load(workdir, id)?;
+                old_artifacts = old.artifacts.clone();
                 if old.workflow_hash == workflow_hash && old.input_hash == input_hash {
                     let outputs = old.completed_outputs();
                     let attempts = old.unfinished_attempts();
@@ -100,6 +102,8 @@ impl RunSession {
         if let ResumeDecision::Resumed(r) = &decision {
             // The attempts made before are part of this run's record; the engine continues them.
             st.attempts = r.attempts.clone();
+            // So are the artifacts of the steps it reuses (same run id, same directory).
+            st.artifacts = old_artifacts.into_iter().filter(|(id, _)| r.outputs.contains_key(id)).collect();
         }
         st.set_status(Status::Started, "running");
         st.save(workdir)?;
@@ -108,7 +112,8 @@ impl RunSession {
             Some(lock) => RunSession::with_lock(workdir, run_id, lock),
             None => RunSession::with_id(workdir, run_id)?,
         };
-        Ok(WorkflowRun { session, recorder, decision })
+        let artifacts = workdir.artifacts_dir(session.run_id());
+        Ok(WorkflowRun { session, recorder, decision, artifacts })
     }
 }
 
@@ -133,6 +138,8 @@ pub struct WorkflowRun {
     session: RunSession,
     recorder: Arc<RunStateRecorder>,
     decision: ResumeDecision,
+    /// `<workdir>/artifacts/<run-id>`: kept after the run, removed with its state by `cache prune`.
+    artifacts: PathBuf,
 }
 
 impl WorkflowRun {
@@ -154,14 +161,20 @@ impl WorkflowRun {
         interrupt: watch::Receiver<Interrupt>,
         observers: Observers,
     ) -> std::result::Result<RunResult, ExecError> {
-        let WorkflowRun { session, recorder, decision } = self;
+        let WorkflowRun { session, recorder, decision, artifacts } = self;
         let resume = match decision {
             ResumeDecision::Resumed(r) => r,
             ResumeDecision::Fresh | ResumeDecision::StartedOver => Resume::default(),
         };
         let observer: Arc<dyn Observer> = Arc::new(observers.with(recorder.clone()));
-        let settings =
-            engine::RunSettings { scratch: session.scratch().to_path_buf(), config, interrupt, observer, resume };
+        let settings = engine::RunSettings {
+            scratch: session.scratch().to_path_buf(),
+            artifacts: Some(artifacts),
+            config,
+            interrupt,
+            observer,
+            resume,
+        };
         let result = engine::execute(loaded, input, settings).await;
         // Every process the run started is reaped by now; what is left of ours is an orphan
         // re-parented to us (see crate::orphans).

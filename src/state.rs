@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::events::{Attempt, Observer, RunEvent};
+use crate::events::{ArtifactFile, Attempt, Observer, RunEvent};
 use crate::value::Value;
 use crate::workdir::{self, Workdir};
 
@@ -50,6 +50,9 @@ pub struct RunState {
     /// Every attempt of every top-level plugin step (start, end, outcome, message), in order.
     #[serde(default)]
     pub attempts: BTreeMap<String, Vec<Attempt>>,
+    /// The files each top-level step left in its artifacts directory (`artifacts:`).
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, Vec<ArtifactFile>>,
 }
 
 fn now() -> String {
@@ -87,6 +90,7 @@ impl RunState {
             steps: BTreeMap::new(),
             output_id: None,
             attempts: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
         }
     }
 
@@ -203,6 +207,9 @@ impl Observer for RunStateRecorder {
         match event {
             // Foreach items (a non-empty label) are part of their foreach step's record.
             RunEvent::StepStarted { label, id, .. } if label.is_empty() => self.update(|st| st.step_started(id)),
+            RunEvent::ArtifactsKept { label, id, files, .. } if label.is_empty() => self.update(|st| {
+                st.artifacts.insert(id.clone(), files.clone());
+            }),
             RunEvent::AttemptFinished { label, id, attempt, .. } if label.is_empty() => {
                 self.update(|st| st.attempts.entry(id.clone()).or_default().push(attempt.clone()))
             }

@@ -708,6 +708,11 @@ fn collect_files(
         }
         match &step.kind {
             StepKind::Plugin(p) => {
+                if !step.artifacts.is_empty() {
+                    return Err(format!(
+                        "{rel}: {at} -> artifacts: step artifacts (an arcaflow-py extension) cannot be exported to Argo yet: each pod has its own disk, and mapping them onto Argo artifacts needs an artifact repository; run this workflow with 'arcaflow-py run'"
+                    ));
+                }
                 trees.push((at.clone(), &p.input));
                 match pins.get(&p.src) {
                     Some(Ok(pinned)) => {

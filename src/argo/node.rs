@@ -545,6 +545,7 @@ async fn run_all(p: Prepared, files: &Files, scratch: &Path) -> i32 {
     let (_tx, rx) = tokio::sync::watch::channel(Interrupt::None);
     let settings = engine::RunSettings {
         scratch: scratch.join("run"),
+        artifacts: None,
         config: Arc::new(p.config.clone()),
         interrupt: rx,
         observer: Arc::new(crate::cli::invocation::shown_observers()),

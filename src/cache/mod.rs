@@ -48,6 +48,8 @@ pub struct PruneOptions {
     /// Workflow files (absolute paths) whose plugins must stay.
     pub keep: Vec<PathBuf>,
     pub ci: bool,
+    /// Keep the state files and artifacts of this many newest runs; remove the older ones.
+    pub keep_runs: Option<usize>,
     pub removal: Removal,
 }
 
@@ -288,6 +290,7 @@ pub fn prune(root: &Path, config: &Config, opts: &PruneOptions, out: &Printer) -
         older_than: opts.older_than.map(|d| d.as_secs()),
         max_size: opts.max_size,
         ci: opts.ci,
+        keep_runs: opts.keep_runs,
         in_use: opts.removal.in_use,
         keep,
     };

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use super::scan::{Build, Inventory};
+use super::scan::{Build, File, Inventory};
 use crate::workdir::{BuildDir, MIRROR_LOCK_PREFIX, RUN_LOCK_PREFIX};
 
 /// A run lock this young may belong to a run that opened it and is about to lock it.
@@ -20,6 +20,7 @@ pub(super) enum Kind {
     Mirror,
     Scratch,
     RunState,
+    Artifacts,
     Lock,
     Temp,
     Stray,
@@ -35,6 +36,7 @@ impl Kind {
             Kind::Mirror => ("git mirror", "git mirrors"),
             Kind::Scratch => ("run scratch dir", "run scratch dirs"),
             Kind::RunState => ("run state file", "run state files"),
+            Kind::Artifacts => ("run artifacts dir", "run artifacts dirs"),
             Kind::Lock => ("stale lock", "stale locks"),
             Kind::Temp => ("temporary file", "temporary files"),
             Kind::Stray => ("stray link or file", "stray links or files"),
@@ -88,6 +90,8 @@ pub(super) struct Rules {
     pub older_than: Option<u64>,
     pub max_size: Option<u64>,
     pub ci: bool,
+    /// `--keep-runs N`: the state files (and artifacts) of older runs go.
+    pub keep_runs: Option<usize>,
     pub in_use: InUse,
     pub keep: Keep,
 }
@@ -302,11 +306,41 @@ impl<'a> Planner<'a> {
                 Guard::None,
             );
         }
-        if let Some(age) = self.rules.older_than {
-            for r in &self.inv.runs {
-                if !r.held && now.saturating_sub(r.mtime) >= age {
-                    self.push(Kind::RunState, r.unit, r.path.clone(), r.size, "older than --older-than", Guard::None);
-                }
+        let mut runs: Vec<&File> = self.inv.runs.iter().filter(|r| !r.held).collect();
+        // Newest first: the run id starts with its start time, the state file changes last.
+        runs.sort_by(|a, b| b.mtime.cmp(&a.mtime).then(b.name.cmp(&a.name)));
+        for (rank, r) in runs.into_iter().enumerate() {
+            let why = match (self.rules.older_than, self.rules.keep_runs) {
+                (Some(age), _) if now.saturating_sub(r.mtime) >= age => "older than --older-than".to_string(),
+                (_, Some(n)) if rank >= n => format!("beyond the {n} newest runs (--keep-runs)"),
+                _ => continue,
+            };
+            self.push(Kind::RunState, r.unit, r.path.clone(), r.size, why.clone(), Guard::None);
+            let id = r.name.trim_end_matches(".json");
+            if let Some(a) = self.inv.artifacts.iter().find(|a| a.path.file_name().is_some_and(|n| n == id)) {
+                self.push(
+                    Kind::Artifacts,
+                    a.unit,
+                    a.path.clone(),
+                    a.size,
+                    format!("its run's state goes: {why}"),
+                    Guard::Lock(a.lock.clone()),
+                );
+            }
+        }
+        // Artifacts whose run state is gone (removed by hand, or an older arcaflow-py's prune).
+        for a in &self.inv.artifacts {
+            let id = a.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let has_state = self.inv.runs.iter().any(|r| r.name == format!("{id}.json"));
+            if !has_state && !a.held && now.saturating_sub(a.mtime) >= LEFTOVER_GRACE_SECS {
+                self.push(
+                    Kind::Artifacts,
+                    a.unit,
+                    a.path.clone(),
+                    a.size,
+                    "its run has no state file",
+                    Guard::Lock(a.lock.clone()),
+                );
             }
         }
     }
@@ -441,7 +475,7 @@ mod tests {
     //! Table tests of the planner: a hand-made inventory and rules in, the removed paths out.
 
     use super::*;
-    use crate::cache::scan::{Entry, File, Mirror, Scratch};
+    use crate::cache::scan::{Entry, Mirror, Scratch};
     use crate::deployer::BuildMeta;
 
     const NOW: u64 = 1_000_000_000;
@@ -575,6 +609,44 @@ mod tests {
                     rules.older_than = Some(30 * DAY);
                 },
                 &["runs/old.json"],
+                &[],
+            ),
+            (
+                "--keep-runs keeps the newest runs; older runs go with their artifacts, a running one stays",
+                |inv, rules| {
+                    for (name, age, held) in [("r1", 3, false), ("r2", 2, false), ("r3", 1, false), ("r0", 9, true)] {
+                        inv.runs.push(file(&format!("{name}.json"), "runs", age * DAY, held));
+                        inv.artifacts.push(Scratch {
+                            path: PathBuf::from(format!("artifacts/{name}")),
+                            lock: PathBuf::from(format!("locks/run-{name}.lock")),
+                            lock_exists: true,
+                            held,
+                            mtime: NOW - age * DAY,
+                            size: 1,
+                            unit: 0,
+                        });
+                    }
+                    rules.keep_runs = Some(2);
+                },
+                &["artifacts/r1", "runs/r1.json"],
+                &[],
+            ),
+            (
+                "artifacts whose run state is gone go, unless their run is running",
+                |inv, _| {
+                    for (name, held) in [("orphan", false), ("running", true)] {
+                        inv.artifacts.push(Scratch {
+                            path: PathBuf::from(format!("artifacts/{name}")),
+                            lock: PathBuf::from(format!("locks/run-{name}.lock")),
+                            lock_exists: true,
+                            held,
+                            mtime: NOW - DAY,
+                            size: 1,
+                            unit: 0,
+                        });
+                    }
+                },
+                &["artifacts/orphan"],
                 &[],
             ),
             (

@@ -104,6 +104,8 @@ pub(super) struct Inventory {
     pub builds: Vec<Build>,
     pub mirrors: Vec<Mirror>,
     pub scratch: Vec<Scratch>,
+    /// `artifacts/<run-id>/`: what a run's steps kept (the lock is the run's).
+    pub artifacts: Vec<Scratch>,
     pub locks: Vec<File>,
     pub runs: Vec<File>,
     pub temps: Vec<File>,
@@ -210,6 +212,25 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
             let lock = wd.run_lock(&file_name(&path));
             let unit = inv.unit(&path);
             inv.scratch.push(Scratch {
+                lock_exists: fs::symlink_metadata(&lock).is_ok(),
+                held: is_held(&lock),
+                lock,
+                mtime: mtime(&meta),
+                size: 0,
+                path,
+                unit,
+            });
+        }
+    }
+    if let Some(children) = managed_dir(&mut inv, &wd.artifacts_root()) {
+        for (path, meta) in children {
+            if !meta.is_dir() {
+                push_stray(&mut inv, path);
+                continue;
+            }
+            let lock = wd.run_lock(&file_name(&path));
+            let unit = inv.unit(&path);
+            inv.artifacts.push(Scratch {
                 lock_exists: fs::symlink_metadata(&lock).is_ok(),
                 held: is_held(&lock),
                 lock,
@@ -328,7 +349,7 @@ fn measure(inv: &mut Inventory, root: &Path) {
     for m in &mut inv.mirrors {
         m.size = size(m.unit);
     }
-    for s in &mut inv.scratch {
+    for s in inv.scratch.iter_mut().chain(inv.artifacts.iter_mut()) {
         s.size = size(s.unit);
     }
     for f in inv.locks.iter_mut().chain(inv.runs.iter_mut()).chain(inv.temps.iter_mut()) {

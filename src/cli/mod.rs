@@ -388,6 +388,9 @@ pub(crate) struct PruneArgs {
     /// For CI caches: keep the venvs (expensive to rebuild), drop every git mirror (cheap to fetch again).
     #[arg(long)]
     pub(crate) ci: bool,
+    /// Keep the state files (and artifacts) of the N newest runs, remove those of older runs.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep_runs: Option<usize>,
     #[command(flatten)]
     pub(crate) removal: RemovalArgs,
     #[command(flatten)]

@@ -38,6 +38,7 @@ pub(crate) fn cache(inv: &Invocation, cmd: CacheCommand) -> Result<i32> {
                 max_size: a.max_size,
                 keep: a.keep.iter().map(|w| inv.in_cwd(w)).collect(),
                 ci: a.ci,
+                keep_runs: a.keep_runs,
                 removal: a.removal.options(),
             };
             cache::prune(root, &settled.config, &opts, out)

@@ -254,6 +254,10 @@ fn compute_root_type(wf: &Workflow, plugins: &HashMap<String, Arc<Plugin>>) -> E
                 }
                 stages.insert("outputs".into(), ExprType::object(format!("steps.{id}.outputs"), outputs));
                 stages.insert("starting".into(), obj("starting", [("started", obj("started", []))]));
+                // `$.steps.X.artifacts.<name>`: only the names the step declares exist.
+                let names: BTreeMap<String, ExprType> =
+                    step.artifact_names().into_iter().map(|(n, _)| (n, ExprType::String)).collect();
+                stages.insert("artifacts".into(), ExprType::object(format!("steps.{id}.artifacts"), names));
                 stages.insert(
                     "crashed".into(),
                     obj("crashed", [("error", obj("error", [("output", ExprType::String)]))]),

@@ -130,18 +130,32 @@ struct StepState {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// Where a workflow's (or a foreach item's) steps work and keep their artifacts: one
+/// sub-directory per step in each.
+#[derive(Debug, Clone)]
+pub(crate) struct Dirs {
+    pub scratch: PathBuf,
+    pub artifacts: Option<PathBuf>,
+}
+
+impl Dirs {
+    pub(crate) fn join(&self, part: &str) -> Dirs {
+        Dirs { scratch: self.scratch.join(part), artifacts: self.artifacts.as_ref().map(|a| a.join(part)) }
+    }
+}
+
 /// Executes `wf` with an already validated `input`. `label` prefixes step names in logs
 /// (foreach items use `loop[3] -> `).
 pub(super) fn execute_top(
     wf: Arc<Workflow>,
     input: Value,
     ctx: Arc<Context>,
-    scratch: PathBuf,
+    dirs: Dirs,
     resume: Resume,
 ) -> BoxFuture<Result<RunResult, ExecError>> {
     let stop = ctx.interrupt.clone();
     Box::pin(async move {
-        let mut run = Run::new(wf, input, ctx, scratch, String::new());
+        let mut run = Run::new(wf, input, ctx, dirs, String::new());
         run.apply_resume(resume);
         let result = run.main_loop(stop).await;
         let steps = match &result {
@@ -157,12 +171,12 @@ fn execute_with(
     wf: Arc<Workflow>,
     input: Value,
     ctx: Arc<Context>,
-    scratch: PathBuf,
+    dirs: Dirs,
     label: String,
     stop: watch::Receiver<Interrupt>,
 ) -> BoxFuture<Result<RunResult, ExecError>> {
     Box::pin(async move {
-        let mut run = Run::new(wf, input, ctx, scratch, label);
+        let mut run = Run::new(wf, input, ctx, dirs, label);
         run.main_loop(stop).await
     })
 }
@@ -178,7 +192,7 @@ struct Run {
     /// Which step each task in `tasks` runs: a task that ends (or panics) without having
     /// reported an outcome is noticed by its id.
     task_steps: HashMap<tokio::task::Id, String>,
-    scratch: PathBuf,
+    dirs: Dirs,
     label: String,
     /// While resumed steps are finished: the run they come from.
     resuming: Option<String>,
@@ -202,6 +216,17 @@ impl DataView for Run {
                 let Some(stage) = path.get(2) else {
                     return if state.phase == Phase::Finished { PathStatus::Resolved } else { PathStatus::Pending };
                 };
+                if stage == "artifacts" {
+                    // Artifacts are there once their step has ended, however it ended.
+                    return match (state.phase, state.stages.contains_key("artifacts")) {
+                        (Phase::Finished, true) => PathStatus::Resolved,
+                        (Phase::Finished, false) => PathStatus::Unresolvable(format!(
+                            "step '{id}' did not run, so it has no artifacts{}",
+                            state.report.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                        )),
+                        _ => PathStatus::Pending,
+                    };
+                }
                 match (state.stages.get(stage), path.get(3)) {
                     (Some(_), None) => PathStatus::Resolved,
                     (Some(have), Some(want)) if have == want => PathStatus::Resolved,
@@ -239,7 +264,7 @@ fn why_not(id: &str, stage: &str, state: &StepState) -> String {
 }
 
 impl Run {
-    fn new(wf: Arc<Workflow>, input: Value, ctx: Arc<Context>, scratch: PathBuf, label: String) -> Run {
+    fn new(wf: Arc<Workflow>, input: Value, ctx: Arc<Context>, dirs: Dirs, label: String) -> Run {
         let (tx, rx) = mpsc::unbounded_channel();
         let root = Value::map_from([("input", input), ("steps", Value::Map(Default::default()))]);
         let steps = wf
@@ -281,7 +306,7 @@ impl Run {
             rx,
             tasks: JoinSet::new(),
             task_steps: HashMap::new(),
-            scratch,
+            dirs,
             label,
             resuming: None,
         }
@@ -454,7 +479,8 @@ impl Run {
                 step: step_name,
                 run_id: id.clone(),
                 label: format!("step {}{id}", self.label),
-                cwd: self.scratch.join(&id),
+                cwd: self.dirs.scratch.join(&id),
+                artifacts: self.artifacts_dir(&id),
                 spare_dir: Default::default(),
                 fork: self.ctx.fork_server,
             };
@@ -647,7 +673,7 @@ impl Run {
         let (control_tx, control_rx) = watch::channel(Control::Run);
         let sub = f.workflow.clone();
         let ctx = self.ctx.clone();
-        let scratch = self.scratch.join(id);
+        let dirs = self.dirs.join(id);
         let label = format!("{}{id}", self.label);
         let tx = self.tx.clone();
         let id2 = id.to_string();
@@ -655,7 +681,7 @@ impl Run {
         let hook = label.clone();
         let handle = self.tasks.spawn(async move {
             crate::testhooks::maybe_panic(&hook);
-            let r = run_foreach(sub, items, parallelism, ctx, scratch, label, control_rx).await;
+            let r = run_foreach(sub, items, parallelism, ctx, dirs, label, control_rx).await;
             let _ = tx.send((id2, Outcome::Foreach(r)));
         });
         self.task_steps.insert(handle.id(), id.to_string());
@@ -832,7 +858,8 @@ impl Run {
             plugin,
             run_id: id.to_string(),
             label: format!("step {}{id}", self.label),
-            cwd: self.scratch.join(id),
+            cwd: self.dirs.scratch.join(id),
+            artifacts: self.artifacts_dir(id),
             spare_dir: Default::default(),
             fork: self.ctx.fork_server,
         };
@@ -882,6 +909,7 @@ impl Run {
     }
 
     fn finish(&mut self, id: &str, status: StepStatus, output_id: Option<String>, message: Option<String>) {
+        self.keep_artifacts(id);
         let Some(s) = self.steps.get_mut(id) else { return };
         s.phase = Phase::Finished;
         s.report.status = status;
@@ -923,6 +951,55 @@ impl Run {
             resumed_from: self.resuming.clone(),
         };
         self.ctx.observer.on_event(&RunEvent::StepFinished(event));
+    }
+
+    /// The step's artifacts directory, when it declares artifacts and the run keeps them.
+    fn artifacts_dir(&self, id: &str) -> Option<PathBuf> {
+        let declares = self.wf.steps.get(id).is_some_and(|s| !s.artifacts.is_empty());
+        let root = self.dirs.artifacts.as_ref().filter(|_| declares)?;
+        Some(root.join(id))
+    }
+
+    /// Makes a finished step's artifacts available to expressions (`$.steps.X.artifacts.name`)
+    /// and, for a step that ran now, reports the files it left.
+    fn keep_artifacts(&mut self, id: &str) {
+        let Some(dir) = self.artifacts_dir(id) else { return };
+        let wf = self.wf.clone();
+        let step = &wf.steps[id];
+        let Some(s) = self.steps.get(id) else { return };
+        let ran = s.started.is_some();
+        if !ran && self.resuming.is_none() {
+            return; // skipped or disabled: it wrote nothing
+        }
+        if let Some(s) = self.steps.get_mut(id) {
+            s.stages.insert("artifacts".into(), String::new());
+        }
+        if let Value::Map(root) = &mut self.root {
+            if let Some(Value::Map(steps)) = root.get_mut(&Key::from("steps")) {
+                if let Value::Map(st) = steps.entry(Key::from(id)).or_insert_with(|| Value::Map(Default::default())) {
+                    st.insert(Key::from("artifacts"), super::artifacts::paths(step, &dir));
+                }
+            }
+        }
+        if !ran {
+            return;
+        }
+        let missing = super::artifacts::missing(step, &dir);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "step {}{id}: declared artifacts it did not write in {}: {}",
+                self.label,
+                dir.display(),
+                missing.join(", ")
+            );
+        }
+        let files = super::artifacts::list(&dir);
+        self.ctx.observer.on_event(&RunEvent::ArtifactsKept {
+            label: self.label.clone(),
+            id: id.to_string(),
+            dir,
+            files,
+        });
     }
 
     fn set_stage(&mut self, id: &str, stage: &str, output_id: &str, data: Value) {
@@ -1051,7 +1128,7 @@ pub(crate) async fn run_foreach(
     items: Vec<Value>,
     parallelism: usize,
     ctx: Arc<Context>,
-    scratch: PathBuf,
+    dirs: Dirs,
     label: String,
     mut control: watch::Receiver<Control>,
 ) -> Result<Value, Value> {
@@ -1075,7 +1152,7 @@ pub(crate) async fn run_foreach(
             permit = sem.clone().acquire_owned(), if waiting.peek().is_some() && !stopping => {
                 let Some((i, item)) = waiting.next() else { continue };
                 let (sub, ctx, stop) = (sub.clone(), ctx.clone(), stop_rx.clone());
-                let scratch = scratch.join(i.to_string());
+                let dirs = dirs.join(&i.to_string());
                 let label = format!("{label}[{i}] -> ");
                 let handle = set.spawn(async move {
                     let _permit = permit;
@@ -1083,7 +1160,7 @@ pub(crate) async fn run_foreach(
                         Ok(v) => v,
                         Err(e) => return (i, Err(format!("the item does not match the sub-workflow input: {e}"))),
                     };
-                    let r = execute_with(sub.clone(), input, ctx, scratch, label, stop).await;
+                    let r = execute_with(sub.clone(), input, ctx, dirs, label, stop).await;
                     let r = match r {
                         Ok(r) => Ok(r.output_data),
                         Err(ExecError::Failed { message, .. }) => Err(message),

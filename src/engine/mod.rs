@@ -1,6 +1,7 @@
 //! Owns a run from files to result: loading and statically checking the workflow, deploying its
 //! plugins, validating the input, executing the DAG, and what the run returns.
 
+mod artifacts;
 mod check;
 mod exec;
 mod namespaces;
@@ -143,6 +144,9 @@ pub fn read_input(path: Option<&Path>, wf: &Workflow) -> Result<Value> {
 
 pub struct RunSettings {
     pub scratch: PathBuf,
+    /// Where the run's steps keep their artifacts (`<workdir>/artifacts/<run-id>`); `None`: the
+    /// front-end keeps none (steps that declare artifacts then get no directory).
+    pub artifacts: Option<PathBuf>,
     pub config: Arc<Config>,
     pub interrupt: tokio::sync::watch::Receiver<Interrupt>,
     pub observer: Arc<dyn crate::events::Observer>,
@@ -162,8 +166,8 @@ pub async fn execute(
         observer: settings.observer,
         fork_server: settings.config.python.fork_server() && loaded.workflow.fork_server != Some(false),
     });
-    let result =
-        exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, settings.scratch, settings.resume).await;
+    let dirs = exec::Dirs { scratch: settings.scratch, artifacts: settings.artifacts };
+    let result = exec::execute_top(Arc::new(loaded.workflow.clone()), input, ctx, dirs, settings.resume).await;
     // Every step was reaped: the fork servers go now, not when the process exits.
     let plugins: Vec<Arc<Plugin>> = loaded.plugins.values().cloned().collect();
     let _ = tokio::task::spawn_blocking(move || plugins.iter().for_each(|p| p.fork_server.shutdown())).await;
@@ -207,6 +211,7 @@ pub async fn run_single(
         run_id: step.to_string(),
         label: format!("step {step}"),
         cwd: scratch.to_path_buf(),
+        artifacts: None,
         spare_dir: Default::default(),
         // One step: a fork server would only add its own start.
         fork: false,

@@ -262,6 +262,7 @@ pub async fn run_plugin(
         run_id: id.to_string(),
         label: format!("step {id}"),
         cwd: cwd.to_path_buf(),
+        artifacts: None,
         spare_dir: Default::default(),
         // One step: a fork server would only add its own start.
         fork: false,
@@ -343,9 +344,8 @@ pub async fn run_foreach(
     });
     let (control_tx, control_rx) = tokio::sync::watch::channel(Control::Run);
     let forward = tokio::spawn(forward_interrupt(interrupt, control_tx));
-    let r =
-        exec::run_foreach(Arc::new(sub.clone()), items, parallelism, ctx, scratch.join(id), id.to_string(), control_rx)
-            .await;
+    let dirs = exec::Dirs { scratch: scratch.join(id), artifacts: None };
+    let r = exec::run_foreach(Arc::new(sub.clone()), items, parallelism, ctx, dirs, id.to_string(), control_rx).await;
     forward.abort();
     match r {
         Ok(data) => StepRecord::output("success", Value::map_from([("data", data)])),

@@ -66,6 +66,9 @@ pub(super) struct PluginTask {
     pub run_id: String,
     pub label: String,
     pub cwd: PathBuf,
+    /// The step's artifacts directory (it declares `artifacts:`): created before the process
+    /// starts and named in its environment.
+    pub artifacts: Option<PathBuf>,
     /// The working directory of an adopted spare process, removed when the step is done.
     pub spare_dir: std::sync::Mutex<Option<PathBuf>>,
     /// Fork the process from the plugin's fork server (`crate::zygote`) rather than start it.
@@ -235,7 +238,9 @@ impl PluginTask {
     }
 
     async fn launch(&self, control: &mut watch::Receiver<Control>) -> Launched {
-        if let Some(mut spare) = self.plugin.take_spare() {
+        // A spare process was started without the step's artifacts directory in its environment.
+        let spare = if self.artifacts.is_none() { self.plugin.take_spare() } else { None };
+        if let Some(mut spare) = spare {
             if let Some(p) = spare.process.take() {
                 if p.is_alive() && self.plugin.schema.steps.contains_key(&self.step) {
                     tracing::debug!("{}: using the process that read the plugin's schema", self.label);
@@ -250,6 +255,14 @@ impl PluginTask {
                 message: format!("cannot create the step's working directory {}: {e}", self.cwd.display()),
                 stderr: String::new(),
             });
+        }
+        if let Some(dir) = &self.artifacts {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return Launched::Failed(AtpError::Startup {
+                    message: format!("cannot create the step's artifacts directory {}: {e}", dir.display()),
+                    stderr: String::new(),
+                });
+            }
         }
         // Starting the plugin's fork server may take as long as a plugin's start-up.
         let mut p = tokio::select! {
@@ -288,8 +301,14 @@ impl PluginTask {
 
     /// A forked process when the plugin's fork server can give one, else a fresh interpreter.
     async fn start_process(&self) -> Result<PluginProcess, AtpError> {
-        let launch = self.plugin.launch(&self.cwd);
-        if self.fork {
+        let mut launch = self.plugin.launch(&self.cwd);
+        if let Some(dir) = &self.artifacts {
+            launch.env.retain(|(k, _)| k != super::artifacts::ENV);
+            launch.env.push((super::artifacts::ENV.to_string(), dir.display().to_string()));
+        }
+        // A forked child has the fork server's environment: a step that needs its own (the
+        // artifacts directory) starts plainly.
+        if self.fork && self.artifacts.is_none() {
             let (plugin, l, label) = (self.plugin.clone(), launch.clone(), self.label.clone());
             let forked =
                 tokio::task::spawn_blocking(move || plugin.fork_server.launch(&l, &label, plugin.startup_timeout))

@@ -94,6 +94,7 @@ impl Observer for LogLines {
                 );
             }
             RunEvent::AttemptFinished { .. }
+            | RunEvent::ArtifactsKept { .. }
             | RunEvent::BuildStarted { .. }
             | RunEvent::BuildFinished { .. }
             | RunEvent::ToolInstallStarted { .. }

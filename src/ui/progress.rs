@@ -156,7 +156,10 @@ impl Observer for ProgressObserver {
                     format!("step {}{}: {what} ({:.1} s)", f.label, f.id, f.seconds),
                 );
             }
-            RunEvent::StepFinished(_) | RunEvent::RunFinished { .. } | RunEvent::AttemptFinished { .. } => {}
+            RunEvent::StepFinished(_)
+            | RunEvent::RunFinished { .. }
+            | RunEvent::AttemptFinished { .. }
+            | RunEvent::ArtifactsKept { .. } => {}
         }
     }
 }

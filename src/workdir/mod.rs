@@ -200,6 +200,14 @@ impl Workdir {
     pub fn run_lock(&self, run_id: &str) -> PathBuf {
         self.lock_path(&format!("{RUN_LOCK_PREFIX}{run_id}"))
     }
+    /// The artifacts of every run: `<run-id>/<step>/` (a foreach item's steps under
+    /// `<run-id>/<foreach step>/<item>/<step>/`), removed with the run's state.
+    pub fn artifacts_root(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+    pub fn artifacts_dir(&self, run_id: &str) -> PathBuf {
+        self.artifacts_root().join(run_id)
+    }
     /// The inline-step runner and the sources of inline steps, content-addressed (see
     /// `deployer::inline`): `runner-<hash>.py`, `src-<hash>.py`.
     pub fn inline_dir(&self) -> PathBuf {

@@ -53,6 +53,23 @@ pub struct Step {
     pub timeout: Option<f64>,
     /// `retry:` (arcaflow-py extension); `None` falls back to the workflow's default.
     pub retry: Option<RetryPolicy>,
+    /// `artifacts:` (arcaflow-py extension): the files (`report`) and directories (`traces/`)
+    /// the step writes into its artifacts directory, which later steps may refer to.
+    pub artifacts: Vec<String>,
+}
+
+impl Step {
+    /// The declared artifacts by the name expressions use (`traces/` is `traces`), with whether
+    /// each is a directory.
+    pub fn artifact_names(&self) -> Vec<(String, bool)> {
+        self.artifacts
+            .iter()
+            .map(|a| match a.strip_suffix('/') {
+                Some(dir) => (dir.to_string(), true),
+                None => (a.clone(), false),
+            })
+            .collect()
+    }
 }
 
 /// When the engine needs an expression-bearing field of a step.
@@ -364,6 +381,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
             "stop_if",
             "timeout",
             "retry",
+            "artifacts",
         ],
         "foreach" => &["kind", "workflow", "items", "parallelism", "enabled", "wait_for", "timeout"],
         "python" => python::KEYS,
@@ -380,6 +398,10 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
     }
     let timeout = m.get("timeout").map(|v| seconds(v, &format!("{at} -> timeout"))).transpose()?;
     let retry = m.get("retry").map(|v| RetryPolicy::from_yaml(v, &format!("{at} -> retry"))).transpose()?;
+    let artifacts = match m.get("artifacts") {
+        None => Vec::new(),
+        Some(v) => parse_artifacts(v, &format!("{at} -> artifacts"))?,
+    };
     let kind = match kind {
         "plugin" => StepKind::Plugin(parse_plugin_step(&at, m, &tree)?),
         "python" => {
@@ -420,6 +442,7 @@ fn parse_step(id: &str, node: &Y, context: &Path, depth: usize) -> std::result::
         closure_wait_timeout: tree("closure_wait_timeout")?,
         timeout,
         retry,
+        artifacts,
     })
 }
 
@@ -470,6 +493,30 @@ fn parse_plugin_step(
     let input =
         tree("input")?.ok_or(format!("{at} -> input is required (use input: {{}} for a step without input)"))?;
     Ok(PluginStep { deployment_type, src, module, step, input, deploy: tree("deploy")?, inline: None })
+}
+
+/// `artifacts: [report, traces/]`: relative paths inside the step's artifacts directory; a
+/// trailing `/` marks a directory.
+fn parse_artifacts(v: &Y, at: &str) -> std::result::Result<Vec<String>, String> {
+    let items = v.as_sequence().ok_or(format!("{at} must be a list of file names (a trailing / marks a directory)"))?;
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let name = item.as_str().ok_or(format!("{at}: {item} is not a file name"))?;
+        let bare = name.strip_suffix('/').unwrap_or(name);
+        let path = Path::new(bare);
+        let ok = !bare.is_empty()
+            && !path.is_absolute()
+            && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+            && !bare.chars().any(char::is_control);
+        if !ok {
+            return Err(format!("{at}: '{name}' must be a relative path inside the step's artifacts directory"));
+        }
+        if out.iter().any(|o| o.trim_end_matches('/') == bare) {
+            return Err(format!("{at}: '{bare}' is declared twice"));
+        }
+        out.push(name.to_string());
+    }
+    Ok(out)
 }
 
 fn seconds(v: &Y, at: &str) -> std::result::Result<f64, String> {

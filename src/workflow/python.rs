@@ -53,6 +53,7 @@ pub const KEYS: &[&str] = &[
     "closure_wait_timeout",
     "timeout",
     "retry",
+    "artifacts",
 ];
 
 /// Parses the inline part of a `kind: python` step; `at` is `steps -> <id>`.

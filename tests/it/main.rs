@@ -6,6 +6,7 @@
 mod support;
 
 mod argo;
+mod artifacts;
 mod cache;
 mod cli;
 mod compat;
