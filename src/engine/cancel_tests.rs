@@ -199,8 +199,13 @@ fn run_case(c: &Case) -> Result<(), TestCaseError> {
                 std::future::pending::<()>().await;
             });
         }
-        let run =
-            exec::execute_top(Arc::new(wf), Value::Map(BTreeMap::new()), ctx, root.join("scratch"), Resume::default());
+        let run = exec::execute_top(
+            Arc::new(wf),
+            Value::Map(BTreeMap::new()),
+            ctx,
+            exec::Dirs { scratch: root.join("scratch"), artifacts: None },
+            Resume::default(),
+        );
         tokio::time::timeout(HANG, run).await
     });
     rt.shutdown_timeout(Duration::from_secs(5));
