@@ -224,6 +224,10 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
     }
     if let Some(children) = managed_dir(&mut inv, &wd.artifacts_root()) {
         for (path, meta) in children {
+            if !shape::run_id(&file_name(&path)) {
+                not_ours(&mut inv, &path);
+                continue;
+            }
             if !meta.is_dir() {
                 push_stray(&mut inv, path);
                 continue;
