@@ -9,6 +9,7 @@
 //! <workdir>/venvs/<name>-<key>/<build>/ venv/, meta.json (written last), schema.cbor, use.lock, last-used
 //! <workdir>/runs/<run-id>.json          run state
 //! <workdir>/scratch/<run-id>/           per-run working directories of plugin processes
+//! <workdir>/artifacts/<run-id>/<step>/  files kept by steps that declare `artifacts:`
 //! <workdir>/locks/                      cross-process locks: cache.lock, run-<id>.lock, git-<hash>.lock,
 //!                                       tools.lock
 //! <workdir>/tools/uv/                   uv, when arcaflow-py installed it for itself
@@ -165,7 +166,7 @@ impl Workdir {
         // have listed the directory in between).
         let only_layout = names.iter().all(|n| {
             LAYOUT_DIRS.contains(&n.as_str())
-                || ["CACHEDIR.TAG", "tools", "inline", "interpreters.json"].contains(&n.as_str())
+                || ["CACHEDIR.TAG", "tools", "inline", "artifacts", "interpreters.json"].contains(&n.as_str())
                 || n.starts_with(".tmp")
         });
         if only_layout {
