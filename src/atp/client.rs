@@ -193,6 +193,11 @@ impl PluginProcess {
     }
 
     /// Whether the process was forked by a fork server (it dies with it).
+    /// The plugin's process id (its process group's id too).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
     pub fn is_forked(&self) -> bool {
         matches!(self.child, Some(Proc::Forked(_)))
     }

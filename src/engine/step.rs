@@ -190,6 +190,7 @@ impl PluginTask {
             );
         }
         let started = Instant::now();
+        tracing::debug!("{}: input sent to step '{}'", self.label, self.step);
         // A deadline too far away to be represented is no deadline (timeouts are range-checked
         // at load; this keeps the addition from ever panicking).
         let deadline = work.timeout.and_then(|t| started.checked_add(t));
@@ -202,6 +203,14 @@ impl PluginTask {
         tokio::pin!(sleep);
         tokio::select! {
             r = process.result(&self.run_id) => {
+                if let Ok(done) = &r {
+                    tracing::debug!(
+                        "{}: answered with output '{}' after {:.0} ms",
+                        self.label,
+                        done.output_id,
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
                 let mut outcome = from_result(r);
                 if let PluginOutcome::Crashed { stderr, .. } = &mut outcome {
                     // The plugin writes its traceback just before it reports the failure: give the
@@ -273,6 +282,13 @@ impl PluginTask {
             },
             s = stopped(control) => return Launched::Stopped(s),
         };
+        let launched = Instant::now();
+        tracing::debug!(
+            "{}: plugin process {} {}",
+            self.label,
+            p.pid(),
+            if p.is_forked() { "forked by the plugin's fork server" } else { "started" }
+        );
         let hello = tokio::select! {
             biased;
             h = p.handshake(self.plugin.startup_timeout) => h,
@@ -283,6 +299,12 @@ impl PluginTask {
         };
         match hello {
             Ok(h) => {
+                tracing::debug!(
+                    "{}: ATP hello (version {}) after {:.0} ms",
+                    self.label,
+                    h.version,
+                    launched.elapsed().as_secs_f64() * 1000.0
+                );
                 if h.schema.get("steps").and_then(|s| s.get(&self.step)).is_none() {
                     p.kill().await;
                     return Launched::Failed(AtpError::Startup {

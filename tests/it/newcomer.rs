@@ -221,3 +221,27 @@ fn the_display_leaves_a_summary_and_never_says_a_line_twice() {
         assert!(line.chars().count() <= 80, "a summary line wraps at 80 columns: {line}");
     }
 }
+
+/// `-v` says what runs and how long it takes: git and installer commands, plugin launches and
+/// protocol milestones; `-vv` adds the installer's own output. Credentials never appear.
+#[test]
+fn verbose_output_shows_commands_launches_and_protocol_milestones() {
+    let case = crate::support::Case::new().own_workdir().arg("-vv");
+    case.workflow(&crate::support::echo_workflow(&crate::support::shared_repo(true).spec()));
+    // The first run builds the venv (and its first step reuses the process that read the schema).
+    let first = case.run();
+    first.assert_code(0);
+    for said in ["DEBUG git ", " fetch ", "ended in ", "pip install: ", "install ended in ", "TRACE "] {
+        assert!(first.stderr.contains(said), "-vv does not show '{said}':\n{}", first.stderr);
+    }
+    let second = case.run();
+    second.assert_code(0);
+    for said in [
+        "step hello: plugin process ",
+        "step hello: ATP hello (version ",
+        "step hello: input sent to step 'echo'",
+        "step hello: answered with output 'success' after ",
+    ] {
+        assert!(second.stderr.contains(said), "-vv does not show '{said}':\n{}", second.stderr);
+    }
+}
