@@ -245,3 +245,24 @@ fn verbose_output_shows_commands_launches_and_protocol_milestones() {
         assert!(second.stderr.contains(said), "-vv does not show '{said}':\n{}", second.stderr);
     }
 }
+
+/// `runs` shows status, duration, steps done over started and why the run ended: a failed
+/// one-step run reads `0/1` with its reason, not `1/1`.
+#[test]
+fn runs_shows_status_reason_duration_and_steps_done() {
+    let case = crate::support::Case::new().own_workdir();
+    case.workflow(&crate::support::with_spec(
+        "version: v0.2.0\ninput: {root: In, objects: {In: {id: In, properties: {}}}}\nsteps:\n  a:\n    plugin: {deployment_type: python, src: \"SPEC\"}\n    step: crash\n    input: {message: boom}\noutputs:\n  success: {m: !expr $.steps.a.outputs.success}\n",
+    ));
+    case.run().assert_code(3);
+    let out = cmd(&["runs", "--workdir", &case.workdir.display().to_string()]);
+    out.assert_code(0);
+    let header = out.stdout.lines().next().unwrap_or_default().to_string();
+    for column in ["RUN", "STATUS", "STARTED", "DURATION", "STEPS", "REASON", "WORKFLOW"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = out.stdout.lines().nth(1).unwrap_or_else(|| panic!("no run listed:\n{}", out.stdout));
+    assert!(row.contains("Failed"), "{row}");
+    assert!(row.contains(" 0/1 "), "{row}");
+    assert!(row.contains("no output can be produced"), "{row}");
+}
