@@ -29,6 +29,8 @@ pub struct Mirror {
     path: PathBuf,
     url: String,
     shown: String,
+    /// Created by this `open`: a first fetch that fails leaves nothing behind.
+    fresh: bool,
 }
 
 /// Whether the network may be used to bring the mirror up to date.
@@ -52,8 +54,9 @@ impl Mirror {
     pub fn open(workdir: &Workdir, url: &str) -> Result<Mirror> {
         let path = mirror_path(workdir, url);
         let shown = strip_userinfo(url);
-        let mirror = Mirror { path: path.clone(), url: url.to_string(), shown };
+        let mut mirror = Mirror { path: path.clone(), url: url.to_string(), shown, fresh: false };
         if !is_mirror(&path) {
+            mirror.fresh = true;
             if path.exists() {
                 // An interrupted clone: nothing in it can be trusted to be complete.
                 std::fs::remove_dir_all(&path)
@@ -74,7 +77,15 @@ impl Mirror {
     /// An existing, intact mirror, or `None` (nothing is created).
     pub fn existing(workdir: &Workdir, url: &str) -> Option<Mirror> {
         let path = mirror_path(workdir, url);
-        is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: strip_userinfo(url) })
+        is_mirror(&path).then(|| Mirror { path, url: url.to_string(), shown: strip_userinfo(url), fresh: false })
+    }
+
+    /// Removes the mirror when this `open` created it: called when its first fetch failed, so a
+    /// mistyped URL leaves no empty repository in the cache. The caller holds the mirror lock.
+    pub fn discard_if_fresh(&self) {
+        if self.fresh {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
     }
 
     /// The mirror's bare repository.

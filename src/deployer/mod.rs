@@ -438,7 +438,7 @@ impl Deployer {
                 let _lock = git::lock_mirror(&self.workdir, url)?;
                 let mirror = git::Mirror::open(&self.workdir, url)?;
                 let fetch = if self.policy == PullPolicy::Never { git::Fetch::Offline } else { git::Fetch::IfNeeded };
-                let commit = mirror.resolve(reference.as_deref(), fetch)?;
+                let commit = mirror.resolve(reference.as_deref(), fetch).inspect_err(|_| mirror.discard_if_fresh())?;
                 // The plugin's root is its subdirectory: the marker is looked for there first.
                 let marker = mirror.marker_at(&commit, subdirectory.as_deref())?;
                 let compatible = marker.is_some();

@@ -383,3 +383,24 @@ fn the_installer_fetches_the_commit_from_the_local_mirror_not_the_network() {
     assert_eq!(flavor(&case), "base");
     assert_eq!(complete_builds(&workdir).len(), 2, "the second run built again");
 }
+
+/// A first fetch that fails (a mistyped URL) leaves no empty mirror in the cache; a mirror that
+/// already held commits is kept when a later fetch fails.
+#[test]
+fn a_failed_first_fetch_leaves_no_empty_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let workdir = tmp.path().join("wd");
+    let missing = format!("arcaflow-plugin-testkit@git+file://{}/nowhere@main", tmp.path().display());
+    let out = echo_case(&missing, &workdir).run();
+    out.assert_code(1);
+    assert!(out.stderr.contains("cannot fetch"), "{}", out.stderr);
+    let mirrors: Vec<_> = fs::read_dir(workdir.join("git")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(mirrors.is_empty(), "an empty mirror was left: {mirrors:?}");
+
+    let repo = make_plugin_repo(&tmp.path().join("repo"), true);
+    assert_eq!(flavor(&echo_case(&repo.spec(), &workdir)), "base");
+    let unknown = repo.spec().replace(&repo.head, "no-such-branch");
+    echo_case(&unknown, &workdir).run().assert_code(1);
+    let mirrors = fs::read_dir(workdir.join("git")).unwrap().flatten().count();
+    assert_eq!(mirrors, 1, "the mirror that holds the plugin's commits stays");
+}
