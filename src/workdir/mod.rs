@@ -89,7 +89,7 @@ impl Workdir {
         };
         check_safe(&root)?;
         let wd = Workdir { root };
-        match wd.adoption()? {
+        match wd.adoption(false)? {
             Adoption::Ours => {}
             // Atomically: a concurrent process sees no marker or the whole one.
             Adoption::Empty | Adoption::Legacy => write_atomic(&wd.marker(), MARKER.as_bytes())?,
@@ -118,7 +118,7 @@ impl Workdir {
         }
         check_safe(root)?;
         let wd = Workdir { root: root.to_path_buf() };
-        match wd.adoption()? {
+        match wd.adoption(true)? {
             Adoption::Empty => Ok(None),
             // Links among the layout's directories are the reader's to skip (cache scan warns).
             Adoption::Ours | Adoption::Legacy => Ok(Some(wd)),
@@ -131,7 +131,10 @@ impl Workdir {
     }
 
     /// Whether this directory may be used as a workdir, and why.
-    fn adoption(&self) -> Result<Adoption> {
+    /// `legacy_needs_tag`: for commands that only read or remove, a directory without our marker
+    /// is ours only with the CACHEDIR.TAG an earlier arcaflow-py wrote (a run may also adopt one
+    /// that another process is setting up right now: no tag yet).
+    fn adoption(&self, legacy_needs_tag: bool) -> Result<Adoption> {
         let refuse = |why: String| {
             Error::Cache(format!(
                 "{} is not an arcaflow-py workdir ({why}); refusing to use it: give a new or empty directory (--workdir, {ENV_WORKDIR}, config workdir)",
@@ -169,7 +172,9 @@ impl Workdir {
                 || ["CACHEDIR.TAG", "tools", "inline", "artifacts", "interpreters.json"].contains(&n.as_str())
                 || n.starts_with(".tmp")
         });
-        if only_layout {
+        let tag_is_ours = fs::symlink_metadata(self.root.join("CACHEDIR.TAG")).is_ok_and(|m| m.is_file())
+            && fs::read_to_string(self.root.join("CACHEDIR.TAG")).is_ok_and(|t| t == CACHEDIR_TAG);
+        if only_layout && (tag_is_ours || !legacy_needs_tag) {
             return Ok(Adoption::Legacy);
         }
         Err(refuse(format!("it is not empty and has no {MARKER_NAME} marker")))
