@@ -12,6 +12,10 @@ pub(crate) const DEFAULT_IMAGE: &str = concat!("localhost/arcaflow-py:", env!("C
 #[derive(Subcommand, Debug)]
 pub(crate) enum ExportCommand {
     /// Write an Argo Workflows manifest that runs the workflow, one pod per step.
+    #[command(after_help = "Examples:
+  arcaflow-py export argo workflow.yaml -i input.yaml -o manifest.yaml
+  arcaflow-py export argo workflow.yaml --overlay overlay.yaml --image registry.example/arcaflow-py:0.1 --check
+  argo submit manifest.yaml                          # on the cluster")]
     Argo(Box<ExportArgo>),
     /// Print the Containerfile of the image the exported pods run.
     Containerfile,
@@ -70,7 +74,10 @@ pub(crate) struct ExportArgo {
 #[derive(Subcommand, Debug)]
 pub(crate) enum ArgoCommand {
     /// Check manifests offline: the strict schema and Argo's validator rules for what we emit.
+    #[command(after_help = "Example:
+  arcaflow-py argo lint manifest.yaml")]
     Lint {
+        /// Argo Workflow manifests (YAML, several documents per file allowed).
         #[arg(value_name = "MANIFEST", required = true)]
         manifests: Vec<PathBuf>,
         /// Size budgets for this Argo version.
@@ -78,12 +85,16 @@ pub(crate) enum ArgoCommand {
         argo_version: ArgoVersion,
     },
     /// Run a manifest here with Argo's semantics and print the workflow's result document.
-    #[command(after_help = "Exit codes as for `run`: 0 success, 2 error output, 3 no output, 1 invalid manifest.")]
+    #[command(after_help = "Example:
+  arcaflow-py argo simulate manifest.yaml -i input.yaml --keep sandboxes/
+
+Exit codes as for `run`: 0 success, 2 error output, 3 no output, 1 invalid manifest.")]
     Simulate(SimulateArgs),
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct SimulateArgs {
+    /// The Argo Workflow manifest to run (as written by `export argo`).
     #[arg(value_name = "MANIFEST")]
     pub(crate) manifest: PathBuf,
     /// Input YAML file, replacing the manifest's `input` parameter.

@@ -82,6 +82,8 @@ Examples:
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff) to stdout.
+    #[command(after_help = "Example:
+  arcaflow-py man > ~/.local/share/man/man1/arcaflow-py.1")]
     Man,
     /// Work with one plugin: print its schema, or run one of its steps.
     #[command(subcommand)]
@@ -99,6 +101,10 @@ Examples:
     #[command(subcommand, hide = true)]
     Node(argo::NodeCommand),
     /// Serve steps as an Argo executor plugin (light steps without a pod each).
+    #[command(after_help = "Examples:
+  arcaflow-py serve-plugin --manifest > plugin.yaml     # the ExecutorPlugin, for `argo executor-plugin build`
+  arcaflow-py serve-plugin --configmap | kubectl apply -f -
+  arcaflow-py serve-plugin --port 4355 --max-concurrent 4   # what the sidecar runs")]
     ServePlugin(argo::ServePluginArgs),
 }
 
@@ -322,8 +328,13 @@ Example cron line: 0 3 * * * arcaflow-py cache prune --older-than 30d --max-size
 #[derive(Subcommand, Debug)]
 pub(crate) enum CacheCommand {
     /// Print the workdir (resolved like `run`: --workdir, ARCAFLOW_PY_WORKDIR, config workdir, per-user default).
+    #[command(after_help = "Example:
+  du -sh \"$(arcaflow-py cache dir)\"")]
     Dir(CachePlace),
     /// One row per venv build: name, commit, Python, size, last use, state, whether in use, source.
+    #[command(after_help = "Examples:
+  arcaflow-py cache list
+  arcaflow-py cache list --json | jq '.[] | select(.state == \"superseded\")'")]
     List {
         /// Print JSON (an array of builds) instead of a table.
         #[arg(long)]
@@ -332,6 +343,9 @@ pub(crate) enum CacheCommand {
         place: CachePlace,
     },
     /// How much disk the workdir uses, counted like `du -s --block-size=1` (allocated blocks, hard links once).
+    #[command(after_help = "Examples:
+  arcaflow-py cache size
+  arcaflow-py cache size --bytes")]
     Size {
         /// Print only the total, in bytes.
         #[arg(long, conflicts_with = "json")]
@@ -346,6 +360,9 @@ pub(crate) enum CacheCommand {
     #[command(after_help = PRUNE_HELP)]
     Prune(PruneArgs),
     /// Remove all cached venvs, git mirrors and leftovers (not run history), or the named modules' venvs.
+    #[command(after_help = "Examples:
+  arcaflow-py cache clean                              # everything but run history
+  arcaflow-py cache clean arcaflow-plugin-example      # one module's venvs")]
     Clean(CleanArgs),
 }
 

@@ -266,3 +266,35 @@ fn runs_shows_status_reason_duration_and_steps_done() {
     assert!(row.contains(" 0/1 "), "{row}");
     assert!(row.contains("no output can be produced"), "{row}");
 }
+
+/// Every page of help has examples and describes every argument it takes.
+#[test]
+fn every_help_page_has_examples_and_describes_its_arguments() {
+    let undocumented = regex::Regex::new(r"(?m)^  [<\[][A-Z_]+[>\]](\.\.\.)? *$").unwrap();
+    for page in [
+        "run",
+        "pull",
+        "validate",
+        "runs",
+        "plugin schema",
+        "plugin run",
+        "cache dir",
+        "cache list",
+        "cache size",
+        "cache prune",
+        "cache clean",
+        "export argo",
+        "argo lint",
+        "argo simulate",
+        "serve-plugin",
+        "completions",
+        "man",
+    ] {
+        let mut args: Vec<&str> = page.split(' ').collect();
+        args.push("--help");
+        let out = cmd(&args);
+        out.assert_code(0);
+        assert!(out.stdout.contains("\nExample"), "`{page} --help` has no examples:\n{}", out.stdout);
+        assert!(!undocumented.is_match(&out.stdout), "`{page} --help` leaves an argument undescribed:\n{}", out.stdout);
+    }
+}
