@@ -62,6 +62,16 @@ impl RunSession {
         &self.run_id
     }
 
+    /// Records a run that ended before any step ran (the workflow, its input or a plugin's deploy
+    /// failed), so `runs` lists it with the reason; returns its id. Nothing to resume: the state
+    /// holds no step.
+    pub fn record_failed_start(workdir: &Workdir, workflow: &Path, reason: &str) -> Option<String> {
+        let run_id = new_run_id();
+        let mut st = RunState::new(&run_id, workflow, String::new(), String::new());
+        st.set_status(Status::Failed, format!("before any step ran: {reason}"));
+        st.save(workdir).ok().map(|()| run_id)
+    }
+
     /// Where the run's plugin processes work (one sub-directory per step).
     pub fn scratch(&self) -> &Path {
         &self.scratch

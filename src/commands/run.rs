@@ -35,9 +35,23 @@ async fn run_workflow(inv: &Invocation, args: &RunArgs, junit: Arc<JunitCollecto
     )?;
     let settled = inv.settle(paths.config.as_deref(), paths.context.clone(), args.common.workdir.as_deref())?;
     let deployer = settled.deployer(args.common.pull_policy)?;
-    let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer.clone()).await?;
-    let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
-    engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
+    let prepared = async {
+        let loaded = engine::load(&paths.workflow, &paths.context, &settled.config, deployer.clone()).await?;
+        let input = engine::read_input(paths.input.as_deref(), &loaded.workflow)?;
+        engine::check_step_inputs(&loaded, &input, paths.input.as_deref())?;
+        Ok::<_, Error>((loaded, input))
+    }
+    .await;
+    let (loaded, input) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            // Recorded, so `runs` shows it with its reason (there is nothing to resume).
+            if let Some(id) = RunSession::record_failed_start(deployer.workdir(), &paths.workflow, &e.to_string()) {
+                tracing::info!("run {id} failed before any step ran");
+            }
+            return Err(e);
+        }
+    };
 
     let started = RunSession::start_workflow(deployer.workdir(), &loaded, &input, args.resume.as_deref())?;
     let run_id = started.run_id().to_string();

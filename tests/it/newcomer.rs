@@ -265,6 +265,14 @@ fn runs_shows_status_reason_duration_and_steps_done() {
     assert!(row.contains("Failed"), "{row}");
     assert!(row.contains(" 0/1 "), "{row}");
     assert!(row.contains("no output can be produced"), "{row}");
+
+    // A run that fails before any step (here: its input) gets an id and a row too.
+    case.input("nonsense: [");
+    case.run().assert_code(3);
+    let out = cmd(&["runs", "--workdir", &case.workdir.display().to_string()]);
+    let rows: Vec<&str> = out.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert!(rows[0].contains("Failed") && rows[0].contains("before any step ran"), "{}", rows[0]);
 }
 
 /// Every page of help has examples and describes every argument it takes.
