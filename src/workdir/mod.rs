@@ -168,7 +168,9 @@ impl Workdir {
         // process is setting up right now (it writes the marker first, atomically, but we may
         // have listed the directory in between).
         let only_layout = names.iter().all(|n| {
-            LAYOUT_DIRS.contains(&n.as_str())
+            // The marker itself: another process wrote it between our look at it and this listing.
+            n == MARKER_NAME
+                || LAYOUT_DIRS.contains(&n.as_str())
                 || ["CACHEDIR.TAG", "tools", "inline", "artifacts", "interpreters.json"].contains(&n.as_str())
                 || n.starts_with(".tmp")
         });
@@ -550,6 +552,29 @@ pub fn try_lock_exclusive(path: &Path) -> Result<Option<LockGuard>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many openers racing on one new directory all adopt it: one may see the marker appear
+    /// between its look at the marker and its listing of the directory.
+    #[test]
+    fn concurrent_openers_of_an_empty_directory_all_adopt_it() {
+        for _ in 0..100 {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path().join("wd");
+            std::fs::create_dir(&root).unwrap();
+            let results: Vec<_> = (0..8)
+                .map(|_| {
+                    let root = root.clone();
+                    std::thread::spawn(move || Workdir::open(root).map(|_| ()))
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .collect();
+            for r in results {
+                assert!(r.is_ok(), "{r:?}");
+            }
+        }
+    }
 
     #[test]
     fn current_names_only_a_build_of_ours() {
