@@ -199,52 +199,8 @@ pub(super) fn scan(wd: &Workdir) -> Inventory {
             });
         }
     }
-    if let Some(children) = managed_dir(&mut inv, &wd.scratch_dir()) {
-        for (path, meta) in children {
-            if !shape::scratch(&file_name(&path)) {
-                not_ours(&mut inv, &path);
-                continue;
-            }
-            if !meta.is_dir() {
-                push_stray(&mut inv, path);
-                continue;
-            }
-            let lock = wd.run_lock(&file_name(&path));
-            let unit = inv.unit(&path);
-            inv.scratch.push(Scratch {
-                lock_exists: fs::symlink_metadata(&lock).is_ok(),
-                held: is_held(&lock),
-                lock,
-                mtime: mtime(&meta),
-                size: 0,
-                path,
-                unit,
-            });
-        }
-    }
-    if let Some(children) = managed_dir(&mut inv, &wd.artifacts_root()) {
-        for (path, meta) in children {
-            if !shape::run_id(&file_name(&path)) {
-                not_ours(&mut inv, &path);
-                continue;
-            }
-            if !meta.is_dir() {
-                push_stray(&mut inv, path);
-                continue;
-            }
-            let lock = wd.run_lock(&file_name(&path));
-            let unit = inv.unit(&path);
-            inv.artifacts.push(Scratch {
-                lock_exists: fs::symlink_metadata(&lock).is_ok(),
-                held: is_held(&lock),
-                lock,
-                mtime: mtime(&meta),
-                size: 0,
-                path,
-                unit,
-            });
-        }
-    }
+    inv.scratch = run_dirs(&mut inv, wd, &wd.scratch_dir(), shape::scratch);
+    inv.artifacts = run_dirs(&mut inv, wd, &wd.artifacts_root(), shape::run_id);
     if let Some(children) = managed_dir(&mut inv, &wd.tools_dir()) {
         for (path, meta) in children {
             if !(file_name(&path) == "uv" || file_name(&path).starts_with(TEMP_PREFIX)) {
@@ -488,6 +444,34 @@ pub(super) mod shape {
             || stem.strip_prefix(RUN_LOCK_PREFIX).is_some_and(run_id)
             || stem.strip_prefix(MIRROR_LOCK_PREFIX).is_some_and(mirror)
     }
+}
+
+/// The per-run directories under `dir` (scratch dirs, artifacts), each with its run's lock; names
+/// that `named` does not accept are not ours, files there are strays.
+fn run_dirs(inv: &mut Inventory, wd: &Workdir, dir: &Path, named: fn(&str) -> bool) -> Vec<Scratch> {
+    let mut found = Vec::new();
+    for (path, meta) in managed_dir(inv, dir).unwrap_or_default() {
+        if !named(&file_name(&path)) {
+            not_ours(inv, &path);
+            continue;
+        }
+        if !meta.is_dir() {
+            push_stray(inv, path);
+            continue;
+        }
+        let lock = wd.run_lock(&file_name(&path));
+        let unit = inv.unit(&path);
+        found.push(Scratch {
+            lock_exists: fs::symlink_metadata(&lock).is_ok(),
+            held: is_held(&lock),
+            lock,
+            mtime: mtime(&meta),
+            size: 0,
+            path,
+            unit,
+        });
+    }
+    found
 }
 
 fn push_stray(inv: &mut Inventory, path: PathBuf) {
