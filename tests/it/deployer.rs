@@ -159,6 +159,23 @@ fn concurrent_runs_on_an_empty_workdir_build_once_and_all_succeed() {
     assert_eq!(complete_builds(&workdir).len(), 1, "one build for four processes");
 }
 
+/// Waits (at most 60 s) until some build in `workdir` has a venv python, i.e. is installing.
+fn wait_until_a_venv_is_being_populated(workdir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let building = fs::read_dir(workdir.join("venvs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .any(|b| b.path().join("venv/bin/python").exists());
+        if building || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_build_killed_mid_install_is_never_used_and_the_next_run_rebuilds() {
     let tmp = tempfile::tempdir().unwrap();
@@ -171,20 +188,7 @@ fn a_build_killed_mid_install_is_never_used_and_the_next_run_rebuilds() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the venv is being populated, then kill -9.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let building = fs::read_dir(workdir.join("venvs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten().flatten())
-            .any(|b| b.path().join("venv/bin/python").exists());
-        if building || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_a_venv_is_being_populated(&workdir);
     pull.kill().unwrap();
     pull.wait().unwrap();
     assert!(complete_builds(&workdir).is_empty(), "a killed build must not look complete");
@@ -337,19 +341,7 @@ fn ctrl_c_during_a_build_says_so_exits_130_and_the_next_run_works() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let building = fs::read_dir(workdir.join("venvs"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|e| fs::read_dir(e.path()).into_iter().flatten().flatten())
-            .any(|b| b.path().join("venv/bin/python").exists());
-        if building || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_a_venv_is_being_populated(&workdir);
     assert!(complete_builds(&workdir).is_empty(), "the build finished before the test could interrupt it");
     // The pid of the child this test started.
     let status = Command::new("kill").args(["-INT", &pull.id().to_string()]).status().unwrap();
