@@ -63,11 +63,14 @@ fn hint(e: &Error, message: &str) -> Option<String> {
             return Some("give the workflow input as a YAML file: --input FILE (or -i FILE)".into());
         }
         Error::Workflow { path, message } if message.starts_with("cannot read it") && !path.exists() => {
-            return Some(
+            // The default name: most likely no workflow was given at all.
+            return Some(if path.file_name().is_some_and(|n| n == "workflow.yaml") {
                 "give the workflow file as the first argument (without one, workflow.yaml in the context \
                  directory is read)"
-                    .into(),
-            );
+                    .into()
+            } else {
+                "check the path: it is read from the current directory, or from --context when that is given".into()
+            });
         }
         _ => {}
     }
@@ -175,6 +178,10 @@ mod tests {
         let r = report(&e);
         assert_eq!(r.at.as_deref(), Some("deployers.python"));
         assert_eq!(r.hint.as_deref(), Some("did you mean 'pythonPath'?"));
+        let e = Error::Workflow { path: "/nonexistent/w.yaml".into(), message: "cannot read it: gone".into() };
+        assert!(report(&e).hint.unwrap().contains("check the path"));
+        let e = Error::Workflow { path: "/nonexistent/workflow.yaml".into(), message: "cannot read it: gone".into() };
+        assert!(report(&e).hint.unwrap().contains("first argument"));
         let e = Error::Workflow { path: "w.yaml".into(), message: "a: nothing like it; properties: zzz".into() };
         assert_eq!(report(&e).hint, None);
     }
